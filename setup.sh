@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up avsync in ./.venv on a fresh machine (CPU). Idempotent: re-running is quick.
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+# The CPU build of torch lies on this machine's disk; pin it so pip never pulls a CUDA build.
+.venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
+# av is pinned: decoding results must not change with the FFmpeg inside PyAV.
+.venv/bin/pip install -q --disable-pip-version-check av==18.1.0 -e ".[dev]"

@@ -1,0 +1,66 @@
+"""The ``avsync`` command line: a thin layer over the Python API.
+
+Each module in this package registers its subcommands with ``register(subparsers)`` and must not
+import torch at module level, so that ``avsync --help`` and ``avsync probe`` start fast. A command
+function receives the parsed arguments and returns the exit status.
+
+Exit status: 0 when everything asked for was done, 1 when some input failed, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from avsync.errors import AvsyncError, UsageError
+
+# One module a pipeline stage; their subcommands appear in this order in --help.
+COMMAND_MODULES = ["media", "synth", "models", "train", "check", "audit"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 on usage errors; keep it one line
+        self.print_usage(sys.stderr)
+        print(f"avsync: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every registered subcommand."""
+    parser = _Parser(prog="avsync", description="Audio-visual synchronisation: check, explain and fix offsets.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"avsync.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"avsync.cli.{name}":
+                raise
+            continue  # a stage not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``avsync`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as e:
+        print(f"avsync: error: {e}", file=sys.stderr)
+        return 2
+    except AvsyncError as e:
+        print(f"avsync: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("avsync: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
