@@ -114,12 +114,24 @@ def file_duration(container: av.container.InputContainer) -> float:
     return max(ends, default=0.0)
 
 
+def _tag_seconds(value: str | None) -> float | None:
+    """Seconds from a Matroska ``DURATION`` tag such as ``00:01:02.500000000``."""
+    try:
+        h, m, s = (value or "").split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+    except ValueError:
+        return None
+
+
 def stream_span(container: av.container.InputContainer, stream: av.stream.Stream) -> tuple[float, float]:
     """(start, end) of a stream on the file's timeline, from the container's header and index."""
     tb = stream.time_base
     start = float(stream.start_time * tb) - origin_sec(container) if stream.start_time is not None else 0.0
     if stream.duration is not None and stream.duration > 0:
         return start, start + float(stream.duration * tb)
+    tagged = _tag_seconds(stream.metadata.get("DURATION") or stream.metadata.get("duration"))
+    if tagged is not None:  # FFmpeg's Matroska muxer stores the stream's end time there
+        return start, max(start, tagged - origin_sec(container))
     total = container.duration / 1e6 if container.duration is not None else start
     return start, total
 
@@ -131,6 +143,7 @@ def _rotation(frame: av.VideoFrame) -> int:
 def _scan_video(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> tuple[int, bool]:
     """Rotation (from the first decoded frame) and whether packet timestamps are irregular."""
     rotation, pts = None, []
+    container.seek(0, stream=stream, backward=True)
     try:
         for packet in container.demux(stream):
             if packet.pts is not None:
@@ -168,11 +181,26 @@ def _video_info(container: av.container.InputContainer) -> VideoInfo | None:
                      round(start, 6), round(end - start, 6), num_frames)
 
 
+def _first_audio_time(container: av.container.InputContainer, stream: av.audio.stream.AudioStream) -> float | None:
+    """File time of the first decoded audio sample (codec priming excluded), None if none decodes."""
+    container.seek(0, stream=stream, backward=True)
+    try:
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                if frame.pts is not None:
+                    return float(frame.pts * frame.time_base) - origin_sec(container)
+    except av.error.FFmpegError as e:
+        raise CorruptMediaError(container.name, f"cannot decode the audio ({e.strerror})") from None
+    return None
+
+
 def _audio_info(container: av.container.InputContainer) -> AudioInfo | None:
     if not container.streams.audio:
         return None
     stream = container.streams.audio[0]
     start, end = stream_span(container, stream)
+    first = _first_audio_time(container, stream)
+    start = start if first is None else max(start, first)
     ctx = stream.codec_context
     return AudioInfo(ctx.name, int(ctx.sample_rate), int(ctx.channels), round(start, 6), round(end - start, 6))
 

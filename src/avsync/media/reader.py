@@ -51,13 +51,15 @@ def _check_window(path: str, start: float, duration: float, total: float, what: 
                                 f"file (0-{total:.2f} s)")
 
 
-def _seek(container: av.container.InputContainer, stream: av.stream.Stream, t: float) -> None:
-    """Seek ``stream`` to the keyframe at or before file time ``t`` (the file start if t <= 0)."""
+def _seek(container: av.container.InputContainer, stream: av.stream.Stream, t: float) -> bool:
+    """Seek ``stream`` to the keyframe at or before file time ``t``; True when that is the file's
+    start (t <= 0), where decoding cannot start too late."""
     if t <= 0:
         container.seek(0, stream=stream, backward=True)
-        return
+        return True
     pts = int(math.floor((t + origin_sec(container)) / stream.time_base))
     container.seek(pts, stream=stream, backward=True)
+    return False
 
 
 def _corrupt(container: av.container.InputContainer, what: str, e: Exception) -> CorruptMediaError:
@@ -69,8 +71,8 @@ def _select_frames(container: av.container.InputContainer, stream: av.video.stre
                    targets: np.ndarray, span: tuple[float, float], margin: float) -> list[av.VideoFrame | None] | None:
     """For every target time, the frame on screen then (the last one at or before it), or None
     where the stream has no picture. Returns None when the seek landed after the first target."""
-    origin, (vstart, vend) = origin_sec(container), span
-    _seek(container, stream, targets[0] - margin)
+    origin, vend = origin_sec(container), span[1]
+    at_start = _seek(container, stream, targets[0] - margin)
     chosen: list[av.VideoFrame | None] = []
     prev, prev_t = None, -math.inf
     try:
@@ -78,8 +80,8 @@ def _select_frames(container: av.container.InputContainer, stream: av.video.stre
             if frame.pts is None:
                 continue
             t = float(frame.pts * stream.time_base) - origin
-            if prev is None and t > targets[0] + _EPS and targets[0] >= vstart + _EPS and t > vstart + _EPS:
-                return None
+            if prev is None and t > targets[0] + _EPS and not at_start:
+                return None  # the seek landed after the window's start: seek further back
             while len(chosen) < len(targets) and targets[len(chosen)] < t - _EPS:
                 chosen.append(prev if prev_t > -math.inf else None)
             if len(chosen) == len(targets):
@@ -156,26 +158,26 @@ def _decode_audio(container: av.container.InputContainer, stream: av.audio.strea
                   start: float, end: float, sample_rate: int, margin: float) -> tuple[float, np.ndarray] | None:
     """Mono float32 samples at ``sample_rate`` from before ``start`` to at least ``end`` (or the
     stream's end), and the file time of the first one. None when the seek landed too late."""
-    origin, (astart, _) = origin_sec(container), stream_span(container, stream)
-    _seek(container, stream, start - _AUDIO_PREROLL - margin)
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    origin, astart = origin_sec(container), stream_span(container, stream)[0]
+    at_start = _seek(container, stream, start - _AUDIO_PREROLL - margin)
+    resampler = av.AudioResampler(format="fltp", rate=sample_rate)  # mono = mean of the channels
     first, chunks, got = None, [], 0
     try:
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
                 if first is None:
                     first = float(out.pts * out.time_base) - origin if out.pts is not None else astart
-                    if first > start + _EPS and start > astart + _EPS and first > astart + _EPS:
-                        return None
-                chunks.append(out.to_ndarray().reshape(-1))
+                    if first > start + _EPS and not at_start:
+                        return None  # the seek landed after the window's start: seek further back
+                chunks.append(out.to_ndarray().mean(0))
                 got += out.samples
             if first is not None and first + got / sample_rate >= end:
                 break
         else:
-            chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+            chunks += [out.to_ndarray().mean(0) for out in resampler.resample(None)]
     except av.error.FFmpegError as e:
         raise _corrupt(container, "audio", e) from None
-    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     return (astart if first is None else first), samples
 
 

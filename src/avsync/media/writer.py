@@ -55,6 +55,9 @@ def add_video_stream(container: av.container.OutputContainer, width: int, height
                      vcodec: str = "h264", pix_fmt: str = "yuv420p", crf: float | None = None,
                      bitrate: int | None = None, gop: int | None = None) -> av.video.stream.VideoStream:
     """Add a configured video stream to an output container (shared by write_video and prepare)."""
+    if pix_fmt in ("yuv420p", "nv12", "yuvj420p") and (width % 2 or height % 2):
+        raise UsageError(f"{pix_fmt} needs an even width and height, got {width}x{height} "
+                         "(resize, or use pix_fmt='yuv444p')")
     options = {"crf": str(crf)} if crf is not None else {}
     stream = container.add_stream(vcodec, rate=as_fraction(fps), options=options)
     stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
