@@ -1,9 +1,101 @@
 """avsync: is the sound of a video in sync with its picture, by how much, and fix it.
 
+>>> import avsync
+>>> checker = avsync.load_model()            # the shipped default model, offline
+>>> r = checker.check("video.mp4")           # a CheckResult dataclass
+>>> r.offset_sec, r.confidence, r.synchronisable
+
 Sign convention: ``offset_sec > 0`` means the audio is ahead of the picture; fixing it means delaying
-the audio by ``offset_sec``.
+the audio by ``offset_sec``. Importing avsync is light: torch and PyAV load on first use.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from avsync.inference import CheckResult, SyncChecker
+
+MODEL_DIR = Path(__file__).parent / "assets" / "models"
+DEFAULT_MODEL = "default"
+BASELINE = "xcorr"
+
+__all__ = ["load_model", "available_models", "check", "CheckResult", "SyncChecker", "__version__"]
+
+
+def available_models() -> list[str]:
+    """Names ``load_model`` accepts without a path: the shipped trained models and ``xcorr`` (the
+    training-free baseline). Architecture configs (``avsync.models.available_models()``) have no
+    trained weights; train one with ``avsync train`` and pass its ``.safetensors`` path."""
+    shipped = sorted(p.name[: -len(".safetensors")] for p in MODEL_DIR.glob("*.safetensors"))
+    return shipped + [BASELINE]
+
+
+def _resolve(name_or_path: str | os.PathLike | None) -> Path | None:
+    """Weights file of a shipped name or a path; None for the baseline."""
+    from avsync.errors import FileMissingError, UsageError
+
+    name = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
+    if name == BASELINE:
+        return None
+    shipped = MODEL_DIR / f"{name}.safetensors"
+    if shipped.is_file():
+        return shipped
+    path = Path(name).expanduser()
+    for candidate in (path, path.with_name(path.name + ".safetensors")):
+        if candidate.is_file():
+            return candidate
+    if name == DEFAULT_MODEL:
+        raise FileMissingError(shipped, "the shipped default model is missing (reinstall avsync)")
+    if path.suffix in (".safetensors", ".json") or os.sep in name:
+        raise FileMissingError(path, "no such model file")
+    raise UsageError(f"unknown model {name!r}; available: {', '.join(available_models())} "
+                     f"(or the path of a .safetensors file written by `avsync train`)")
+
+
+def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu", batch_size: int = 8,
+               workers: int = 2) -> "SyncChecker":
+    """A :class:`~avsync.inference.SyncChecker` for a shipped model name (default: ``"default"``),
+    ``"xcorr"`` (the training-free baseline) or the path of a ``.safetensors`` file; its calibration
+    (``<name>.calibration.json`` beside the weights) is loaded when present."""
+    from avsync.inference import Calibration, ModelEstimator, SyncChecker, calibration_path
+
+    weights = _resolve(name_or_path)
+    if weights is None:
+        from avsync.baseline import XcorrEstimator
+
+        estimator: Any = XcorrEstimator()
+        cal_file = MODEL_DIR / f"{BASELINE}.calibration.json"
+    else:
+        from avsync.models import load_model_file
+
+        name = weights.name[: -len(".safetensors")] if weights.name.endswith(".safetensors") else weights.stem
+        estimator = ModelEstimator(load_model_file(weights, map_location=device), device, name=name)
+        cal_file = calibration_path(weights)
+    calibration = Calibration.load(cal_file) if cal_file.is_file() else Calibration()
+    return SyncChecker(estimator, calibration, batch_size=batch_size, workers=workers)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(name_or_path: str | None, device: str) -> "SyncChecker":
+    return load_model(name_or_path, device)
+
+
+def check(path: str | os.PathLike, model: str | os.PathLike | None = None, device: str = "cpu",
+          **kwargs: Any) -> "CheckResult":
+    """Check one file with a (cached) model: ``avsync.check("video.mp4").offset_sec``. Keyword
+    arguments go to :meth:`SyncChecker.check` (``window``, ``stride``)."""
+    return _cached(None if model is None else str(model), device).check(path, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("CheckResult", "SyncChecker"):
+        from avsync import inference
+
+        return getattr(inference, name)
+    raise AttributeError(f"module 'avsync' has no attribute {name!r}")

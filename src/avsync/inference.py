@@ -1,0 +1,633 @@
+"""Checking whole files: sliding windows, combining them into one answer, sub-class refinement,
+calibrated confidence, synchronisability, the timeline (drift, no-evidence stretches) and DeSync.
+
+Every estimator (a trained model, or the training-free cross-correlation baseline of
+:mod:`avsync.baseline`) turns one window into offset-class scores; everything after that is shared:
+
+1. windows of ``window`` seconds every ``stride`` seconds cover the file (the last one ends at its end);
+   each is read with :func:`avsync.data.datasets.load_example`, exactly as evaluation reads a crop;
+2. a window is *usable* unless its audio is silent or its picture is still (no evidence either way);
+3. the file's answer is a product of experts over the usable windows: the sum of their log-probabilities,
+   scaled by ``n_eff / n`` (``n_eff`` = the time the windows cover / the window length, so overlapping
+   windows do not count their shared evidence twice), then divided by the fitted temperature;
+4. the offset is refined below the class step by a parabola through the log-probabilities around the
+   peak (or their centroid), and ``synchronisable`` is false without usable windows or when the
+   calibrated confidence stays under ``min_confidence``.
+
+Sign convention: ``offset_sec > 0`` means the audio is ahead of the picture.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+
+import torch
+
+from avsync.errors import AvsyncError, NoAudioStreamError, NoVideoStreamError, TooShortError, UsageError
+from avsync.offsets import Crop, OffsetGrid
+
+REPORT_FPS = 25.0          # ``offset_frames`` counts frames at this rate
+REFINE_METHODS = ("none", "parabolic", "centroid")
+TOP_K = 5
+
+
+# --------------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class WindowResult:
+    """One window: where it starts, its own (calibrated, refined) answer, and whether it is usable."""
+
+    start_sec: float
+    end_sec: float
+    offset_sec: float
+    confidence: float
+    usable: bool
+    reason: str | None = None           # why not usable: "silent audio" / "still picture"
+    motion: float = 0.0                 # mean absolute frame difference (0..1)
+    audio_peak: float = 0.0             # peak absolute audio sample
+    probs: list[float] = field(default_factory=list, repr=False)  # calibrated, over the grid
+
+    def to_dict(self, probs: bool = False) -> dict[str, Any]:
+        """Plain dict for JSON (the class distribution only when ``probs``)."""
+        d = {"start_sec": round(self.start_sec, 3), "end_sec": round(self.end_sec, 3),
+             "offset_sec": round(self.offset_sec, 3), "confidence": round(self.confidence, 4),
+             "usable": self.usable, "reason": self.reason}
+        if probs:
+            d["probs"] = [round(p, 5) for p in self.probs]
+        return d
+
+
+@dataclass
+class CheckResult:
+    """The answer for one file. ``offset_sec`` > 0: audio ahead of the picture (delay the audio by it
+    to fix). ``confidence`` is the calibrated probability that the offset class is right. When the
+    file could not be read, ``error`` holds the one-line reason and there is no offset."""
+
+    path: str
+    offset_sec: float | None = None
+    offset_frames: int | None = None
+    confidence: float | None = None
+    top: list[dict[str, float]] = field(default_factory=list)
+    windows: int = 0
+    synchronisable: bool = False
+    error: str | None = None
+    reason: str | None = None           # why not synchronisable
+    duration_sec: float | None = None
+    window_sec: float | None = None
+    method: str = ""
+    grid: list[float] = field(default_factory=list, repr=False)
+    per_window: list[WindowResult] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def failed(cls, path: str | os.PathLike, error: str, method: str = "") -> "CheckResult":
+        """The record of a file that could not be checked."""
+        return cls(path=str(path), error=error, method=method)
+
+    def to_dict(self, windows: bool = True) -> dict[str, Any]:
+        """Plain dict for JSON/JSONL (``per_window`` compact: no class distributions)."""
+        d = {"path": self.path,
+             "offset_sec": None if self.offset_sec is None else round(self.offset_sec, 3),
+             "offset_frames": self.offset_frames,
+             "confidence": None if self.confidence is None else round(self.confidence, 4),
+             "top": self.top, "windows": self.windows, "synchronisable": self.synchronisable,
+             "error": self.error, "reason": self.reason,
+             "duration_sec": None if self.duration_sec is None else round(self.duration_sec, 3),
+             "window_sec": self.window_sec, "method": self.method}
+        if windows:
+            d["per_window"] = [w.to_dict() for w in self.per_window]
+        return d
+
+
+@dataclass
+class Segment:
+    """A stretch of the timeline with one offset."""
+
+    start_sec: float
+    end_sec: float
+    offset_sec: float
+    confidence: float
+    windows: int
+
+
+@dataclass
+class Timeline:
+    """Offset over time: the per-window answers (``result.per_window``), the segments of constant
+    offset (more than one: drift), stretches without evidence and a fitted drift rate."""
+
+    result: CheckResult
+    segments: list[Segment]
+    no_evidence: list[dict[str, Any]]
+    drift_ms_per_min: float | None
+
+    @property
+    def drift(self) -> bool:
+        """Whether the offset changes along the file."""
+        return len(self.segments) > 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON (per-window class distributions included)."""
+        r = self.result
+        return {**{k: v for k, v in r.to_dict(windows=False).items()},
+                "drift": self.drift,
+                "drift_ms_per_min": None if self.drift_ms_per_min is None else round(self.drift_ms_per_min, 1),
+                "segments": [{k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(s).items()}
+                             for s in self.segments],
+                "no_evidence": self.no_evidence, "grid": r.grid,
+                "per_window": [w.to_dict(probs=True) for w in r.per_window]}
+
+
+@dataclass
+class DesyncResult:
+    """DeSync of one clip: |offset| of its first and of its last window, and their mean."""
+
+    path: str
+    first_sec: float | None = None
+    last_sec: float | None = None
+    desync_sec: float | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# calibration
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How raw window scores become the reported answer; fitted by :func:`fit_calibration` and stored
+    as ``<weights>.calibration.json`` beside a model (defaults when the file is absent)."""
+
+    temperature: float = 1.0
+    refine: str = "parabolic"
+    min_confidence: float = 0.2      # below this calibrated confidence a file is not synchronisable
+    min_motion: float = 1e-3         # mean |frame difference| (0..1) below which a window is "still"
+    min_audio_peak: float = 1e-4     # peak |sample| below which a window is "silent"
+    fitted: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.temperature <= 0:
+            raise UsageError(f"calibration temperature must be > 0, got {self.temperature}")
+        if self.refine not in REFINE_METHODS:
+            raise UsageError(f"refine must be one of {', '.join(REFINE_METHODS)}, got {self.refine!r}")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Calibration":
+        """Read a calibration JSON (UsageError naming the file when it is not one)."""
+        try:
+            data = json.loads(Path(path).read_text())
+            return cls(**data)
+        except (OSError, json.JSONDecodeError, TypeError) as e:
+            raise UsageError(f"{path}: not a calibration file ({e})") from None
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write as JSON (temp file then rename)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        tmp.replace(path)
+        return path
+
+
+def calibration_path(weights: str | os.PathLike) -> Path:
+    """Where the calibration of a model's weights lives: ``<name>.calibration.json`` beside them."""
+    weights = Path(weights)
+    stem = weights.name[: -len(".safetensors")] if weights.name.endswith(".safetensors") else weights.name
+    return weights.with_name(stem + ".calibration.json")
+
+
+def fit_temperature(scores: torch.Tensor, targets: torch.Tensor, steps: int = 200) -> float:
+    """Temperature T minimising the negative log-likelihood of ``softmax(scores / T)`` (LBFGS on log T)."""
+    scores, targets = scores.double(), targets.long()
+    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(scores / log_t.exp(), targets)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.exp().clamp(0.05, 100.0))
+
+
+def reliability(confidence: Sequence[float], correct: Sequence[bool], bins: int = 10) -> dict[str, Any]:
+    """Reliability table: per confidence bin the count, mean confidence and accuracy, plus the
+    expected calibration error (ECE, count-weighted |accuracy - confidence|)."""
+    conf = torch.tensor(list(confidence), dtype=torch.float64)
+    ok = torch.tensor(list(correct), dtype=torch.float64)
+    idx = (conf * bins).long().clamp(max=bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        m = idx == b
+        n = int(m.sum())
+        if n:
+            c, a = float(conf[m].mean()), float(ok[m].mean())
+            ece += n / len(conf) * abs(a - c)
+            rows.append({"lo": b / bins, "hi": (b + 1) / bins, "count": n, "confidence": c, "accuracy": a})
+    return {"bins": rows, "ece": ece, "count": len(conf), "accuracy": float(ok.mean()) if len(ok) else 0.0}
+
+
+# --------------------------------------------------------------------------------------------------
+# estimators
+
+
+class Estimator(Protocol):
+    """Turns windows into offset-class scores (logits) over ``grid``."""
+
+    name: str
+    grid: OffsetGrid
+    window_sec: float      # default window length
+    fps: float
+    sample_rate: int
+    frame_size: int
+    resize: int | None     # short side before the centre crop (None: the model's convention)
+
+    def scores(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, C)`` for video ``(B, T, 3, H, W)`` in [0, 1] and audio ``(B, S)``."""
+        ...
+
+
+class ModelEstimator:
+    """A trained :class:`avsync.models.SyncModel` as an estimator."""
+
+    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu", name: str | None = None) -> None:
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        cfg = model.config
+        self.name = name or cfg.name
+        self.grid: OffsetGrid = cfg.grid
+        self.window_sec, self.fps = float(cfg.duration_sec), float(cfg.fps)
+        self.sample_rate, self.frame_size, self.resize = int(cfg.sample_rate), int(cfg.frame_size), None
+
+    @torch.inference_mode()
+    def scores(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """The model's offset logits (float32, on the CPU)."""
+        return self.model(video.to(self.device), audio.to(self.device)).logits.float().cpu()
+
+
+# --------------------------------------------------------------------------------------------------
+# the maths shared by check, timeline and desync
+
+
+def window_starts(duration_sec: float, window_sec: float, stride_sec: float, fps: float = 25.0,
+                  t0: float = 0.0) -> list[float]:
+    """Starts of windows of ``window_sec`` every ``stride_sec`` over ``[t0, t0 + duration_sec]``,
+    snapped to frames; a last window ending at the end is added when the stride leaves a gap."""
+    if stride_sec <= 0 or window_sec <= 0:
+        raise UsageError("window and stride must be > 0")
+    last = math.floor((duration_sec - window_sec) * fps + 1e-6) / fps
+    if last < 0:
+        return []
+    n = int(math.floor(last / stride_sec + 1e-9)) + 1
+    starts = [math.floor(i * stride_sec * fps + 1e-6) / fps for i in range(n)]
+    if last - starts[-1] > 0.5 / fps:
+        starts.append(last)
+    return [round(t0 + s, 6) for s in starts]
+
+
+def refine_offset(log_probs: torch.Tensor, grid: OffsetGrid, method: str = "parabolic") -> float:
+    """Offset in seconds from a log-distribution over the grid: the peak class, moved by at most half
+    a step by a parabola through the peak and its neighbours (or the centroid of the three)."""
+    k = int(log_probs.argmax())
+    base = grid.to_seconds(k)
+    if method == "none" or k == 0 or k == grid.num_classes - 1:
+        return base
+    y0, y1, y2 = (float(v) for v in log_probs[k - 1:k + 2])
+    if method == "parabolic":
+        denom = y0 - 2 * y1 + y2
+        delta = 0.0 if denom >= -1e-12 else 0.5 * (y0 - y2) / denom
+    else:
+        p = torch.softmax(log_probs[k - 1:k + 2].double(), 0)
+        delta = float(p[2] - p[0])
+    return base + max(-0.5, min(0.5, delta)) * grid.step_sec
+
+
+def combine(log_probs: torch.Tensor, starts: Sequence[float], window_sec: float) -> torch.Tensor:
+    """Product of experts over windows: summed log-probabilities ``(C,)`` scaled by ``n_eff / n``,
+    where ``n_eff`` is the covered time over the window length (at least 1)."""
+    n = log_probs.shape[0]
+    covered, end = 0.0, -math.inf
+    for s in sorted(starts):
+        covered += max(0.0, s + window_sec - max(s, end))
+        end = max(end, s + window_sec)
+    n_eff = max(1.0, covered / window_sec)
+    return log_probs.sum(0) * (n_eff / n)
+
+
+def posterior(log_probs: torch.Tensor, starts: Sequence[float], window_sec: float, temperature: float) -> torch.Tensor:
+    """Calibrated log-posterior ``(C,)`` of a file from its windows' raw log-probabilities ``(W, C)``."""
+    return torch.log_softmax(combine(log_probs, starts, window_sec) / temperature, -1)
+
+
+def top_classes(probs: torch.Tensor, grid: OffsetGrid, k: int = TOP_K) -> list[dict[str, float]]:
+    """The ``k`` most probable classes as ``{offset_sec, prob}``."""
+    values, idx = probs.topk(min(k, probs.numel()))
+    return [{"offset_sec": grid.to_seconds(int(i)), "prob": round(float(v), 4)} for v, i in zip(values, idx)]
+
+
+def window_evidence(video: torch.Tensor, audio: torch.Tensor) -> tuple[float, float]:
+    """(mean absolute frame difference, peak |audio|) of one window: video ``(T, 3, H, W)`` in [0, 1]."""
+    motion = float((video[1:] - video[:-1]).abs().mean()) if video.shape[0] > 1 else 0.0
+    return motion, float(audio.abs().max()) if audio.numel() else 0.0
+
+
+def _segment_cost(log_probs: torch.Tensor) -> tuple[float, int]:
+    """(negative log-likelihood of the best single class, that class) for a run of windows."""
+    total = log_probs.sum(0)
+    k = int(total.argmax())
+    return -float(total[k]), k
+
+
+def segment_offsets(log_probs: torch.Tensor, min_windows: int = 2, penalty: float | None = None) -> list[tuple[int, int, int]]:
+    """Binary segmentation of a window sequence into runs of constant offset class: a run is split
+    where two classes explain it better than one by more than ``penalty`` nats (default
+    ``2 ln C``) and the two classes differ. Returns ``(first, end, class)`` runs in order."""
+    n, c = log_probs.shape
+    penalty = 2 * math.log(c) if penalty is None else penalty
+
+    def split(lo: int, hi: int) -> list[tuple[int, int, int]]:
+        cost, k = _segment_cost(log_probs[lo:hi])
+        best = None
+        for m in range(lo + min_windows, hi - min_windows + 1):
+            (cl, kl), (cr, kr) = _segment_cost(log_probs[lo:m]), _segment_cost(log_probs[m:hi])
+            gain = cost - cl - cr
+            if kl != kr and gain > penalty and (best is None or gain > best[0]):
+                best = (gain, m)
+        if best is None:
+            return [(lo, hi, k)]
+        return split(lo, best[1]) + split(best[1], hi)
+
+    return split(0, n) if n else []
+
+
+def _stretches(windows: Sequence[WindowResult], owned: Sequence[tuple[float, float]],
+               flag: Callable[[WindowResult], str | None]) -> list[dict[str, Any]]:
+    """Merge consecutive flagged windows into ``{start_sec, end_sec, reason}`` stretches."""
+    out: list[dict[str, Any]] = []
+    for w, (a, b) in zip(windows, owned):
+        reason = flag(w)
+        if reason is None:
+            continue
+        if out and abs(out[-1]["end_sec"] - a) < 1e-6 and out[-1]["reason"] == reason:
+            out[-1]["end_sec"] = round(b, 3)
+        else:
+            out.append({"start_sec": round(a, 3), "end_sec": round(b, 3), "reason": reason})
+    return out
+
+
+def owned_spans(windows: Sequence[WindowResult]) -> list[tuple[float, float]]:
+    """The part of the timeline each window speaks for: halfway to its neighbours' centres."""
+    if not windows:
+        return []
+    centres = [(w.start_sec + w.end_sec) / 2 for w in windows]
+    bounds = [windows[0].start_sec] + [(a + b) / 2 for a, b in zip(centres, centres[1:])] + [windows[-1].end_sec]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+# --------------------------------------------------------------------------------------------------
+# the checker
+
+
+def _is_usable(cal: Calibration, motion: float, peak: float) -> str | None:
+    if peak < cal.min_audio_peak:
+        return "silent audio"
+    if motion < cal.min_motion:
+        return "still picture"
+    return None
+
+
+class SyncChecker:
+    """Checks whole files with one estimator. ``avsync.load_model()`` builds one for the shipped model.
+
+    >>> checker = avsync.load_model()
+    >>> r = checker.check("video.mp4")          # CheckResult
+    >>> r.offset_sec, r.confidence, r.synchronisable
+    """
+
+    def __init__(self, estimator: Estimator, calibration: Calibration | None = None, batch_size: int = 8,
+                 workers: int = 2) -> None:
+        self.estimator = estimator
+        self.calibration = calibration or Calibration()
+        self.batch_size, self.workers = max(1, int(batch_size)), max(0, int(workers))
+
+    @property
+    def grid(self) -> OffsetGrid:
+        """The offset classes of the estimator."""
+        return self.estimator.grid
+
+    @property
+    def name(self) -> str:
+        """Name of the estimator (model name or ``xcorr``)."""
+        return self.estimator.name
+
+    # ---- reading and scoring windows
+
+    def span(self, path: str | os.PathLike) -> tuple[float, float]:
+        """(start, length) in seconds of the part of ``path`` with both picture and sound."""
+        from avsync.media import probe
+
+        info = probe(path)
+        if info.video is None:
+            raise NoVideoStreamError(path, "no video stream (audio-only file?)")
+        if info.audio is None:
+            raise NoAudioStreamError(path, "no audio stream: nothing to synchronise")
+        v, a = info.video, info.audio
+        start = max(0.0, v.start_sec)
+        end = min(v.start_sec + v.duration_sec, a.start_sec + a.duration_sec, info.duration_sec)
+        return start, end - start
+
+    def _load(self, path: str, start: float, window: float) -> tuple[torch.Tensor, torch.Tensor]:
+        from avsync.data.datasets import ClipSpec, load_example
+
+        e = self.estimator
+        spec = ClipSpec(window, e.fps, e.sample_rate, e.frame_size, e.grid, e.resize)
+        item = load_example(Crop(path, 0.0, start), spec, 0)
+        return item["video"], item["audio"]
+
+    def _read(self, path: str, starts: Sequence[float], window: float) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Decoded windows in order; up to ``workers`` threads read ahead (bounded prefetch)."""
+        if self.workers == 0:
+            for s in starts:
+                yield self._load(path, s, window)
+            return
+        ahead = max(self.workers, self.batch_size) * 2
+        with ThreadPoolExecutor(self.workers) as pool:
+            pending = deque(pool.submit(self._load, path, s, window) for s in starts[:ahead])
+            rest = iter(starts[ahead:])
+            while pending:
+                item = pending.popleft().result()
+                nxt = next(rest, None)
+                if nxt is not None:
+                    pending.append(pool.submit(self._load, path, nxt, window))
+                yield item
+
+    def score_windows(self, path: str | os.PathLike, starts: Sequence[float], window: float
+                      ) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+        """Raw logits ``(W, C)`` of the windows at ``starts`` and each one's (motion, audio peak)."""
+        path = str(path)
+        logits, evidence, batch = [], [], []
+
+        def flush() -> None:
+            video = torch.stack([b[0] for b in batch])
+            audio = torch.stack([b[1] for b in batch])
+            logits.append(self.estimator.scores(video, audio))
+            batch.clear()
+
+        for video, audio in self._read(path, list(starts), window):
+            evidence.append(window_evidence(video, audio))
+            batch.append((video, audio))
+            if len(batch) == self.batch_size:
+                flush()
+        if batch:
+            flush()
+        return torch.cat(logits) if logits else torch.zeros(0, self.grid.num_classes), evidence
+
+    # ---- answers
+
+    def _windows(self, logits: torch.Tensor, evidence: Sequence[tuple[float, float]], starts: Sequence[float],
+                 window: float) -> list[WindowResult]:
+        cal, grid = self.calibration, self.grid
+        logp = torch.log_softmax(logits.double() / cal.temperature, -1)
+        out = []
+        for lp, (motion, peak), s in zip(logp, evidence, starts):
+            reason = _is_usable(cal, motion, peak)
+            probs = lp.exp()
+            out.append(WindowResult(s, s + window, refine_offset(lp, grid, cal.refine), float(probs.max()),
+                                    reason is None, reason, round(motion, 5), round(peak, 5),
+                                    [float(p) for p in probs]))
+        return out
+
+    def answer(self, path: str, logits: torch.Tensor, evidence: Sequence[tuple[float, float]],
+               starts: Sequence[float], window: float, duration: float | None = None) -> CheckResult:
+        """Combine scored windows into the file's :class:`CheckResult`."""
+        cal, grid = self.calibration, self.grid
+        per_window = self._windows(logits, evidence, starts, window)
+        result = CheckResult(path=path, windows=len(per_window), duration_sec=duration, window_sec=window,
+                             method=self.name, grid=grid.seconds, per_window=per_window)
+        usable = [i for i, w in enumerate(per_window) if w.usable]
+        if not usable:
+            reasons = sorted({w.reason for w in per_window if w.reason})
+            result.reason = "no usable window: " + (" / ".join(reasons) or "no windows")
+            return result
+        raw = torch.log_softmax(logits[usable].double(), -1)
+        post = posterior(raw, [starts[i] for i in usable], window, cal.temperature)
+        probs = post.exp()
+        result.offset_sec = round(refine_offset(post, grid, cal.refine), 4)
+        result.offset_frames = int(round(result.offset_sec * REPORT_FPS))
+        result.confidence = float(probs.max())
+        result.top = top_classes(probs, grid)
+        result.synchronisable = result.confidence >= cal.min_confidence
+        if not result.synchronisable:
+            result.reason = f"low confidence ({result.confidence:.2f} < {cal.min_confidence:.2f}): flat distribution"
+        return result
+
+    def _plan(self, path: str | os.PathLike, window: float | None, stride: float | None
+              ) -> tuple[float, float, list[float]]:
+        window = float(window or self.estimator.window_sec)
+        stride = float(stride or window / 2)
+        t0, length = self.span(path)
+        starts = window_starts(length, window, stride, self.estimator.fps, t0)
+        if not starts:
+            raise TooShortError(path, f"{length:.2f} s of picture with sound is shorter than the {window:g} s "
+                                      f"window (try --window {max(1.0, math.floor(length * 10) / 10):g})")
+        return window, length, starts
+
+    def check(self, path: str | os.PathLike, window: float | None = None, stride: float | None = None) -> CheckResult:
+        """Check one file: windows of ``window`` s (default: the model's) every ``stride`` s (default
+        half a window), combined. Raises an AvsyncError when the file cannot be checked."""
+        window, length, starts = self._plan(path, window, stride)
+        logits, evidence = self.score_windows(path, starts, window)
+        return self.answer(str(path), logits, evidence, starts, window, length)
+
+    def check_many(self, paths: Iterable[str | os.PathLike], window: float | None = None,
+                   stride: float | None = None) -> Iterator[CheckResult]:
+        """Check files one after another; a file that fails gives a record with ``error`` set."""
+        for p in paths:
+            yield self.safe(self.check, p, window=window, stride=stride)
+
+    def safe(self, fn: Callable[..., Any], path: str | os.PathLike, **kw: Any) -> Any:
+        """``fn(path, **kw)``, or the failure record of ``path`` when it raises on a bad file."""
+        try:
+            return fn(path, **kw)
+        except AvsyncError as e:
+            msg = str(e) if str(path) in str(e) else f"{path}: {e}"
+            return (DesyncResult(str(path), error=msg) if fn == self.desync
+                    else CheckResult.failed(path, msg, self.name))
+        except (OSError, RuntimeError, ValueError) as e:  # decoder or tensor trouble in one file
+            msg = f"{path}: cannot check ({type(e).__name__}: {e})"
+            return (DesyncResult(str(path), error=msg) if fn == self.desync
+                    else CheckResult.failed(path, msg, self.name))
+
+    def timeline(self, path: str | os.PathLike, window: float | None = None, stride: float | None = None,
+                 min_windows: int = 2) -> Timeline:
+        """Offset over time (default stride: a fifth of the window), with drift segments and the
+        stretches without evidence."""
+        window = float(window or self.estimator.window_sec)
+        result = self.check(path, window, stride or window / 5)
+        return analyse_timeline(result, self.grid, self.calibration, min_windows)
+
+    def desync(self, path: str | os.PathLike, window: float | None = None) -> DesyncResult:
+        """DeSync of one clip: mean |offset| of the first and the last window."""
+        window = float(window or self.estimator.window_sec)
+        t0, length = self.span(path)
+        if length < window - 1e-6:
+            raise TooShortError(path, f"{length:.2f} s is shorter than the {window:g} s window")
+        last = math.floor((length - window) * self.estimator.fps + 1e-6) / self.estimator.fps
+        starts = [t0, t0 + last]
+        logits, evidence = self.score_windows(path, starts, window)
+        first, end = (abs(w.offset_sec) for w in self._windows(logits, evidence, starts, window))
+        return DesyncResult(str(path), first, end, (first + end) / 2)
+
+
+def analyse_timeline(result: CheckResult, grid: OffsetGrid, cal: Calibration, min_windows: int = 2) -> Timeline:
+    """Segments of constant offset (binary segmentation of the usable windows' log-probabilities),
+    stretches without evidence (unusable or under ``min_confidence``), and a weighted linear drift rate."""
+    windows = result.per_window
+    owned = owned_spans(windows)
+    usable = [i for i, w in enumerate(windows) if w.usable]
+    segments: list[Segment] = []
+    if usable:
+        logp = torch.log(torch.tensor([windows[i].probs for i in usable], dtype=torch.float64).clamp_min(1e-12))
+        for lo, hi, k in segment_offsets(logp, min_windows):
+            idx = usable[lo:hi]
+            raw = torch.log_softmax(logp[lo:hi] * cal.temperature, -1)  # undo the per-window temperature
+            post = posterior(raw, [windows[i].start_sec for i in idx], result.window_sec or 1.0, cal.temperature)
+            segments.append(Segment(round(owned[idx[0]][0], 3), round(owned[idx[-1]][1], 3),
+                                    round(refine_offset(post, grid, cal.refine), 4), float(post.exp().max()),
+                                    len(idx)))
+    no_evidence = _stretches(windows, owned, lambda w: w.reason or (
+        "low confidence" if w.confidence < cal.min_confidence else None))
+    return Timeline(result, segments, no_evidence, _drift_rate(windows, cal))
+
+
+def _drift_rate(windows: Sequence[WindowResult], cal: Calibration) -> float | None:
+    """Confidence-weighted least-squares slope of the per-window offsets, in ms per minute."""
+    pts = [((w.start_sec + w.end_sec) / 2, w.offset_sec, w.confidence) for w in windows
+           if w.usable and w.confidence >= cal.min_confidence]
+    if len(pts) < 3:
+        return None
+    t, y, wt = (torch.tensor(c, dtype=torch.float64) for c in zip(*pts))
+    tm, ym = (wt * t).sum() / wt.sum(), (wt * y).sum() / wt.sum()
+    var = (wt * (t - tm) ** 2).sum()
+    if var <= 1e-9:
+        return None
+    return float((wt * (t - tm) * (y - ym)).sum() / var) * 60_000.0
+
+
+def mean_desync(results: Sequence[DesyncResult]) -> float | None:
+    """Mean DeSync over the clips that were checked."""
+    vals = [r.desync_sec for r in results if r.desync_sec is not None]
+    return sum(vals) / len(vals) if vals else None

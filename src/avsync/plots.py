@@ -1,0 +1,125 @@
+"""Figures (matplotlib, Agg backend, PNG): the offset timeline, explanation heat-maps over frames, and
+reliability diagrams. Every function writes one file (temp file then rename) and returns its path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from avsync.inference import Timeline
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+    tmp.replace(path)
+    return path
+
+
+def timeline_plot(tl: "Timeline", path: str | os.PathLike, min_confidence: float | None = None) -> Path:
+    """Heat-map of the class probabilities of every window over time (offset on the y axis), the
+    per-window offsets (dots), the constant-offset segments (red), stretches without evidence
+    (hatched), and below it each window's confidence."""
+    plt = _pyplot()
+    r = tl.result
+    wins = r.per_window
+    grid = np.asarray(r.grid)
+    step = float(grid[1] - grid[0]) if len(grid) > 1 else 1.0
+    fig, (ax, axc) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    if wins:
+        centres = np.array([(w.start_sec + w.end_sec) / 2 for w in wins])
+        probs = np.array([w.probs for w in wins]).T  # (C, W)
+        half = (centres[1] - centres[0]) / 2 if len(centres) > 1 else (wins[0].end_sec - wins[0].start_sec) / 2
+        ax.imshow(probs, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=max(probs.max(), 1e-6),
+                  extent=(centres[0] - half, centres[-1] + half, grid[0] - step / 2, grid[-1] + step / 2),
+                  interpolation="nearest")
+        ok = np.array([w.usable for w in wins])
+        offs = np.array([w.offset_sec for w in wins])
+        ax.plot(centres[ok], offs[ok], "o", ms=3, color="cyan", label="window offset")
+        axc.plot(centres, [w.confidence for w in wins], "-o", ms=2.5, color="tab:blue")
+    for s in tl.segments:
+        ax.hlines(s.offset_sec, s.start_sec, s.end_sec, colors="red", lw=2.2)
+    ax.plot([], [], color="red", lw=2.2, label="segment offset")
+    for k, st in enumerate(tl.no_evidence):
+        for a in (ax, axc):
+            a.axvspan(st["start_sec"], st["end_sec"], facecolor="none", edgecolor="0.6", hatch="//", lw=0,
+                      label="no evidence" if (a is ax and k == 0) else None)
+    ax.axhline(0, color="white", lw=0.6, ls=":")
+    ax.set_ylabel("offset s (> 0: audio ahead)")
+    title = f"{Path(r.path).name}: offset {r.offset_sec:+.2f} s" if r.offset_sec is not None else Path(r.path).name
+    ax.set_title(title + ("  (drift)" if tl.drift else ""))
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
+    if min_confidence is not None:
+        axc.axhline(min_confidence, color="0.5", ls="--", lw=0.8)
+    axc.set_ylim(0, 1.02)
+    axc.set_ylabel("confidence")
+    axc.set_xlabel("time s (window centre)")
+    return _save(fig, path)
+
+
+def explain_plot(frames: np.ndarray, heat: np.ndarray, spec: np.ndarray | None, audio_heat: np.ndarray | None,
+                 times: Sequence[float], path: str | os.PathLike, title: str = "") -> Path:
+    """Frames ``(N, H, W, 3)`` uint8 with attention heat-maps ``(N, H, W)`` in [0, 1] laid over them,
+    and (when given) the spectrogram ``(F, T)`` with the audio attention ``(F, T)`` over it."""
+    plt = _pyplot()
+    n = len(frames)
+    rows = 2 if spec is not None else 1
+    fig = plt.figure(figsize=(1.9 * n, 2.1 * rows + 0.4))
+    for i in range(n):
+        a = fig.add_subplot(rows, n, i + 1)
+        a.imshow(frames[i])
+        a.imshow(heat[i], cmap="jet", alpha=0.45, vmin=0, vmax=1, extent=(-0.5, frames[i].shape[1] - 0.5,
+                                                                           frames[i].shape[0] - 0.5, -0.5))
+        a.set_title(f"{times[i]:.2f} s", fontsize=8)
+        a.axis("off")
+    if spec is not None:
+        a = fig.add_subplot(rows, 1, 2)
+        a.imshow(spec, aspect="auto", origin="lower", cmap="gray")
+        if audio_heat is not None:
+            a.imshow(audio_heat, aspect="auto", origin="lower", cmap="jet", alpha=0.45, vmin=0, vmax=1,
+                     extent=(-0.5, spec.shape[1] - 0.5, -0.5, spec.shape[0] - 0.5))
+        a.set_ylabel("frequency bin")
+        a.set_xlabel("audio frame")
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def reliability_plot(table: dict[str, Any], path: str | os.PathLike, title: str = "",
+                     before: dict[str, Any] | None = None) -> Path:
+    """Reliability diagram from :func:`avsync.inference.reliability`: accuracy against mean confidence
+    per bin (the diagonal is perfect calibration), with counts; ``before`` adds the uncalibrated curve."""
+    plt = _pyplot()
+    fig, (ax, axn) = plt.subplots(2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1)
+    curves = ([(before, "before (T = 1)", "tab:orange")] if before else []) + [(table, "calibrated", "tab:blue")]
+    for t, label, color in curves:
+        conf = [b["confidence"] for b in t["bins"]]
+        acc = [b["accuracy"] for b in t["bins"]]
+        ax.plot(conf, acc, "-o", color=color, label=f"{label}: ECE {t['ece']:.3f}")
+    width = 1.0 / max(1, len(table["bins"]) and round(1 / (table["bins"][0]["hi"] - table["bins"][0]["lo"])))
+    axn.bar([(b["lo"] + b["hi"]) / 2 for b in table["bins"]], [b["count"] for b in table["bins"]],
+            width=width * 0.9, color="tab:blue")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    axn.set_xlabel("confidence")
+    axn.set_ylabel("records")
+    return _save(fig, path)
