@@ -1,0 +1,504 @@
+"""Synthetic audio-visual sync datasets: dense (talking mouths), sparse (rare events) and static.
+
+``make_clip(kind, seed, index, config)`` returns a SynthClip in memory (frames uint8 (T, H, W, 3),
+audio float32 (S,), the ground-truth events); ``generate_set`` encodes many of them in parallel
+processes into a folder with a manifest. Each clip draws all its randomness from
+``numpy.random.default_rng([seed, index, kind])``, so a clip is the same whoever renders it and whenever.
+
+An event is a dict: ``t`` (s, the audible onset), ``dur`` (s), ``visual`` (what the picture does, or
+None for a sound without a visible cause), ``sound`` (its timbre family), ``box`` ([x0, y0, x1, y1]
+as fractions of the frame width/height at time ``t``, or None). Dense clips list one continuous
+event a talker (``visual`` "mouth", ``t`` 0, ``dur`` the clip).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from avsync.data import synth_audio as sa
+from avsync.data import synth_video as sv
+from avsync.data.manifest import ManifestRow, write_manifest
+from avsync.errors import AvsyncError, UsageError
+
+KINDS = ("dense", "sparse", "static")
+VISUAL_EVENTS = ("flash", "colour", "jump", "hit", "appear", "disappear")
+SPLITS = ("train",) * 8 + ("val", "test")   # by index modulo 10: 80/10/10
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What every clip of a set looks like. Sizes in px follow ``size``; the difficulty knobs are
+    the event counts, ``object_scale`` (event objects and mouths), ``distractors`` (most silent
+    movers), ``snr_db`` (event or speech level over the ambience; each sound varies +-6 dB around
+    it) and ``unexplained`` (most sounds without a visible cause)."""
+
+    duration_sec: float = 10.0
+    size: int = 256
+    fps: float = 25.0
+    sample_rate: int = 16000
+    min_events: int = 1
+    max_events: int = 3
+    object_scale: float = 1.0
+    distractors: int = 4
+    snr_db: float = 20.0
+    unexplained: int = 2
+    speakers: int = 2
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_events <= self.max_events:
+            raise ValueError("need 1 <= min_events <= max_events")
+        if self.size < 32 or self.duration_sec <= 0 or self.fps <= 0 or self.sample_rate < 8000:
+            raise ValueError("need size >= 32 px, duration > 0, fps > 0, sample_rate >= 8000")
+
+    @property
+    def num_frames(self) -> int:
+        """Frames a clip has."""
+        return int(round(self.duration_sec * self.fps))
+
+    @property
+    def num_samples(self) -> int:
+        """Audio samples a clip has."""
+        return int(round(self.duration_sec * self.sample_rate))
+
+
+@dataclass
+class SynthClip:
+    """One generated clip in memory."""
+
+    kind: str
+    frames: np.ndarray               # uint8 (T, H, W, 3)
+    audio: np.ndarray                # float32 (S,)
+    events: list[dict[str, Any]]
+    fps: float
+    sample_rate: int
+    seed: int
+    index: int
+
+
+def clip_rng(kind: str, seed: int, index: int) -> np.random.Generator:
+    """The random generator of clip ``index`` of the ``kind`` set made with ``seed``."""
+    return np.random.default_rng([int(seed), int(index), KINDS.index(kind)])
+
+
+def split_of(index: int) -> str:
+    """Deterministic split of clip ``index``: 80 % train, 10 % val, 10 % test."""
+    return SPLITS[index % len(SPLITS)]
+
+
+# --- scene objects: each draws itself on the canvas at time t -------------------------------------
+
+@dataclass
+class Mover:
+    """A silent distractor: a smooth Lissajous path, a slow spin, a pulsing size and a drifting colour."""
+
+    shape: sv.Shape
+    radius: float
+    centre: tuple[float, float]
+    amp: tuple[float, float]
+    freq: tuple[float, float]
+    phase: tuple[float, float, float]
+    spin: float
+    colours: tuple[np.ndarray, np.ndarray]
+    colour_freq: float
+
+    def draw(self, canvas: np.ndarray, t: float) -> None:
+        """Paint the mover at time ``t``."""
+        x = self.centre[0] + self.amp[0] * math.sin(2 * math.pi * self.freq[0] * t + self.phase[0])
+        y = self.centre[1] + self.amp[1] * math.sin(2 * math.pi * self.freq[1] * t + self.phase[1])
+        m = 0.5 - 0.5 * math.cos(2 * math.pi * self.colour_freq * t + self.phase[2])
+        colour = self.colours[0] * (1 - m) + self.colours[1] * m
+        r = self.radius * (1 + 0.15 * math.sin(2 * math.pi * self.colour_freq * 1.3 * t))
+        sv.paint(canvas, self.shape, x, y, r, colour, angle=self.spin * t)
+
+
+def random_mover(rng: np.random.Generator, canvas: int, size: int) -> Mover:
+    """A distractor somewhere on the canvas, moving at most 0.3 frame widths a second."""
+    radius = size * rng.uniform(0.03, 0.12)
+    amp = tuple(float(a) for a in rng.uniform(0.02, 0.3, 2) * size)
+    freq = tuple(float(min(rng.uniform(0.05, 0.5), 0.3 * size / (2 * math.pi * a))) for a in amp)
+    return Mover(sv.random_shape(rng), radius, tuple(float(c) for c in rng.uniform(0, canvas, 2)), amp, freq,
+                 tuple(float(p) for p in rng.uniform(0, 2 * math.pi, 3)), float(rng.uniform(-1.5, 1.5)),
+                 (sv.random_colour(rng), sv.random_colour(rng)), float(rng.uniform(0.02, 0.3)))
+
+
+@dataclass
+class Actor:
+    """The object of one audio-visual event at time ``t``. Before and after it the actor is still;
+    at ``t`` it flashes, changes colour, jumps, is hit by a striker, appears or disappears."""
+
+    visual: str
+    t: float                         # audible onset (s)
+    t_frame: float                   # time of the first frame that shows a discrete change
+    shape: sv.Shape
+    cx: float
+    cy: float
+    radius: float
+    colour: np.ndarray
+    other: np.ndarray                # flash or new colour
+    angle: float
+    decay: float                     # s, how fast the change fades
+    direction: tuple[float, float]   # unit vector: jump direction or where the striker comes from
+    reach: float                     # px: jump height or striker start distance
+    lead: float                      # s: how long the striker takes to come
+    striker: sv.Shape | None = None
+    striker_colour: np.ndarray | None = None
+
+    def _striker_pos(self, t: float) -> tuple[float, float]:
+        tau = t - self.t
+        if tau < -self.lead:
+            d = self.reach
+        elif tau < 0:
+            u = (tau + self.lead) / self.lead
+            d = self.reach * (1 - u * u)              # accelerates from rest, fastest at contact
+        else:
+            d = 0.4 * self.reach * (1 - math.exp(-tau / 0.12))   # rebounds at once, then settles
+        gap = self.radius * 1.6 + d
+        return self.cx + self.direction[0] * gap, self.cy + self.direction[1] * gap
+
+    def draw(self, canvas: np.ndarray, t: float) -> None:
+        """Paint the actor (and its striker) at time ``t``."""
+        tau, tau_f = t - self.t, t - self.t_frame
+        x, y, colour, alpha, sx, sy = self.cx, self.cy, self.colour, 1.0, 1.0, 1.0
+        if self.visual == "flash" and tau_f >= 0:
+            colour = self.colour + (self.other - self.colour) * math.exp(-tau_f / self.decay)
+        elif self.visual == "colour" and tau_f >= 0:
+            colour = self.other
+        elif self.visual == "appear":
+            alpha = float(tau_f >= 0)
+        elif self.visual == "disappear":
+            alpha = float(tau_f < 0)
+        elif self.visual == "jump" and tau >= 0:
+            lift = self.reach * 1.25 * (math.exp(-tau / self.decay) - math.exp(-tau / 0.02))
+            x, y = x + self.direction[0] * lift, y + self.direction[1] * lift
+        elif self.visual == "hit" and tau >= 0:
+            e = math.exp(-tau / self.decay)
+            sx, sy = 1 + 0.3 * e, 1 - 0.4 * e
+        angle = math.atan2(self.direction[1], self.direction[0]) if self.visual == "hit" else self.angle
+        sv.paint(canvas, self.shape, x, y, self.radius, colour, angle=angle, alpha=alpha, sx=sx, sy=sy)
+        if self.striker is not None:
+            px, py = self._striker_pos(t)
+            sv.paint(canvas, self.striker, px, py, self.radius * 0.6, self.striker_colour)
+
+    def box(self) -> tuple[float, float, float, float]:
+        """Canvas box (x0, y0, x1, y1) of the pixels the event changes."""
+        e = self.radius * 1.6
+        xs, ys = [self.cx - e, self.cx + e], [self.cy - e, self.cy + e]
+        if self.visual in ("jump", "hit"):
+            gap = self.reach if self.visual == "jump" else self.radius * 1.6 + 0.4 * self.reach
+            ex, ey = self.cx + self.direction[0] * gap, self.cy + self.direction[1] * gap
+            e2 = e if self.visual == "jump" else self.radius
+            xs += [ex - e2, ex + e2]
+            ys += [ey - e2, ey + e2]
+        return min(xs), min(ys), max(xs), max(ys)
+
+
+@dataclass
+class Talker:
+    """A mouth whose opening follows its own voice: in a face (head, blinking eyes, lips) or alone as
+    an abstract shape that stretches with the sound."""
+
+    opening: np.ndarray              # per frame, 0..1
+    cx: float
+    cy: float
+    radius: float                    # head radius (face) or mouth size (abstract)
+    face: bool
+    head: sv.Shape
+    colours: tuple[np.ndarray, np.ndarray, np.ndarray]   # head/shape, lips, interior
+    sway: tuple[float, float, float]                      # px amplitude, Hz, phase
+    blinks: tuple[float, ...]
+    fps: float
+
+    def mouth_centre(self, t: float) -> tuple[float, float]:
+        """Where the mouth is at time ``t`` (canvas px)."""
+        dx = self.sway[0] * math.sin(2 * math.pi * self.sway[1] * t + self.sway[2])
+        dy = 0.5 * self.sway[0] * math.sin(2 * math.pi * self.sway[1] * 0.7 * t)
+        return self.cx + dx, self.cy + dy + (0.42 * self.radius if self.face else 0.0)
+
+    def draw(self, canvas: np.ndarray, t: float) -> None:
+        """Paint the talker at time ``t``."""
+        k = min(int(round(t * self.fps)), len(self.opening) - 1)
+        o = float(self.opening[k])
+        mx, my = self.mouth_centre(t)
+        skin, lips, inside = self.colours
+        if not self.face:
+            sv.paint(canvas, self.head, mx, my, self.radius, skin, sx=1.0 + 0.2 * o, sy=0.25 + 1.1 * o)
+            return
+        hx, hy = mx, my - 0.42 * self.radius
+        sv.paint(canvas, self.head, hx, hy, self.radius, skin)
+        closed = max((1 - abs(t - b) / 0.08 for b in self.blinks if abs(t - b) < 0.08), default=0.0)
+        eye = sv.Shape()
+        for side in (-1, 1):
+            sv.paint(canvas, eye, hx + side * 0.36 * self.radius, hy - 0.2 * self.radius, 0.11 * self.radius,
+                     inside, sy=max(1 - closed, 0.1))
+        mw = 0.38 * self.radius
+        sv.paint(canvas, eye, mx, my, mw, lips, sx=1.0 - 0.15 * o, sy=0.22 + 0.75 * o)
+        sv.paint(canvas, eye, mx, my, mw * 0.8, inside, sx=1.0 - 0.15 * o, sy=0.02 + 0.72 * o)
+
+    def box(self) -> tuple[float, float, float, float]:
+        """Canvas box of the mouth (at rest position, widened by the sway)."""
+        mx, my = self.cx, self.cy + (0.42 * self.radius if self.face else 0.0)
+        e = (0.4 if self.face else 1.3) * self.radius + self.sway[0]
+        return mx - e, my - e, mx + e, my + e
+
+
+# --- the kinds ------------------------------------------------------------------------------------
+
+@dataclass
+class _Scene:
+    cfg: SynthConfig
+    backdrop: np.ndarray
+    camera: sv.Camera
+    sensor: sv.Sensor
+    layers: list[Any] = field(default_factory=list)
+
+    @property
+    def canvas(self) -> int:
+        return self.cfg.size + 2 * self.camera.margin
+
+    def frame_box(self, box: tuple[float, float, float, float], t: float) -> list[float]:
+        """A canvas box as fractions of the frame at time ``t`` (clipped to the frame)."""
+        oy, ox = self.camera.offset(t, self.cfg.duration_sec)
+        s = self.cfg.size
+        x0, y0, x1, y1 = box
+        return [round(float(np.clip(v, 0, 1)), 4) for v in ((x0 - ox) / s, (y0 - oy) / s, (x1 - ox) / s, (y1 - oy) / s)]
+
+    def render_frame(self, t: float, rng: np.random.Generator | None) -> np.ndarray:
+        """The frame at time ``t``, uint8 (H, W, 3); ``rng`` None: no per-frame sensor noise."""
+        canvas = self.backdrop.copy()
+        for layer in self.layers:
+            layer.draw(canvas, t)
+        oy, ox = self.camera.offset(t, self.cfg.duration_sec)
+        return self.sensor.apply(sv.crop_at(canvas, oy, ox, self.cfg.size, self.cfg.size), rng)
+
+    def render(self, rng: np.random.Generator) -> np.ndarray:
+        """All frames, uint8 (T, H, W, 3)."""
+        cfg = self.cfg
+        frames = np.empty((cfg.num_frames, cfg.size, cfg.size, 3), np.uint8)
+        for k in range(cfg.num_frames):
+            frames[k] = self.render_frame(k / cfg.fps, rng)
+        return frames
+
+
+def _new_scene(rng: np.random.Generator, cfg: SynthConfig, still: bool = False) -> _Scene:
+    camera = sv.random_camera(rng, cfg.size, still)
+    c = cfg.size + 2 * camera.margin
+    sensor = sv.random_sensor(rng, cfg.size)
+    return _Scene(cfg, sv.background(rng, c + 1, c + 1, cfg.size), camera, sensor)
+
+
+def _event_times(rng: np.random.Generator, n: int, duration: float, taken: list[float], gap: float) -> list[float]:
+    """``n`` aperiodic times in [0.3, duration - 0.5], each ``gap`` s from the others and ``taken``."""
+    out: list[float] = []
+    for _ in range(n):
+        for _try in range(200):
+            t = float(rng.uniform(0.3, duration - 0.5))
+            if all(abs(t - u) >= gap for u in taken + out):
+                out.append(round(t, 4))
+                break
+    return sorted(out)
+
+
+def _actor(rng: np.random.Generator, scene: _Scene, visual: str, t: float) -> Actor:
+    cfg, m, s = scene.cfg, scene.camera.margin, scene.cfg.size
+    radius = s * rng.uniform(0.035, 0.065) * cfg.object_scale
+    reach = radius * rng.uniform(1.2, 2.2)
+    pad = radius * 1.6 + reach + radius * 1.2
+    lo, hi = 2 * m + pad, s - pad
+    cx, cy = (rng.uniform(lo, hi, 2) if hi > lo else np.full(2, (s + 2 * m) / 2))
+    under = scene.backdrop[int(cy), int(cx)]
+    colour = sv.random_colour(rng, under, 110)
+    corners = np.array([[0, 0, 0], [255, 255, 255]], np.float32)
+    other = (corners[np.argmax(np.linalg.norm(corners - colour, axis=1))] if visual == "flash"
+             else sv.random_colour(rng, colour, 130))
+    a = rng.uniform(0, 2 * math.pi)
+    direction = (0.0, -1.0) if visual == "jump" and rng.random() < 0.6 else (math.cos(a), math.sin(a))
+    striker = sv.random_shape(rng) if visual == "hit" else None
+    return Actor(visual, t, round(t * cfg.fps) / cfg.fps, sv.random_shape(rng), float(cx), float(cy), float(radius),
+                 colour, other, float(rng.uniform(0, 2 * math.pi)), float(rng.uniform(0.06, 0.25)), direction,
+                 float(reach), float(rng.uniform(0.25, 0.6)), striker,
+                 None if striker is None else sv.random_colour(rng, under, 90))
+
+
+def _level(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
+    """Scale to a random loudness (RMS -30..-18 dBFS), never above 0.95 peak."""
+    rms = max(float(np.sqrt(np.mean(audio ** 2))), 1e-9)
+    audio = audio * (10 ** (rng.uniform(-30, -18) / 20) / rms)
+    peak = float(np.abs(audio).max())
+    return (audio * (0.95 / peak) if peak > 0.95 else audio).astype(np.float32)
+
+
+def _sparse(rng: np.random.Generator, cfg: SynthConfig) -> tuple[_Scene, np.ndarray, list[dict[str, Any]]]:
+    scene = _new_scene(rng, cfg)
+    c, s, sr = scene.canvas, cfg.size, cfg.sample_rate
+    scene.layers += [random_mover(rng, c, s) for _ in range(int(rng.integers(1, cfg.distractors + 1)) if cfg.distractors else 0)]
+    for _ in range(int(rng.integers(0, 4))):                     # still decoys that never do anything
+        scene.layers.append(Mover(sv.random_shape(rng), s * rng.uniform(0.03, 0.07) * cfg.object_scale,
+                                  tuple(float(v) for v in rng.uniform(0, c, 2)), (0.0, 0.0), (0.0, 0.0),
+                                  (0.0, 0.0, 0.0), 0.0, (sv.random_colour(rng),) * 2, 0.0))
+    times = _event_times(rng, int(rng.integers(cfg.min_events, cfg.max_events + 1)), cfg.duration_sec, [], 0.8)
+    quiet = _event_times(rng, int(rng.integers(0, cfg.unexplained + 1)), cfg.duration_sec, times, 0.8)
+    audio = sa.ambience(rng, cfg.num_samples, sr)
+    events = []
+    for t in times + quiet:
+        sound = str(rng.choice(sa.SOUNDS))
+        wave = sa.event_sound(rng, sound, sr)
+        sa.place(audio, wave, t, sr, 10 ** ((cfg.snr_db + rng.uniform(-6, 6)) / 20))
+        event = {"t": t, "dur": round(len(wave) / sr, 4), "visual": None, "sound": sound, "box": None}
+        if t in times:
+            actor = _actor(rng, scene, str(rng.choice(VISUAL_EVENTS)), t)
+            scene.layers.append(actor)
+            event.update(visual=actor.visual, box=scene.frame_box(actor.box(), t))
+        events.append(event)
+    return scene, audio, sorted(events, key=lambda e: e["t"])
+
+
+def _dense(rng: np.random.Generator, cfg: SynthConfig) -> tuple[_Scene, np.ndarray, list[dict[str, Any]]]:
+    scene = _new_scene(rng, cfg)
+    c, s, sr, n = scene.canvas, cfg.size, cfg.sample_rate, cfg.num_samples
+    scene.layers += [random_mover(rng, c, s) for _ in range(int(rng.integers(0, min(cfg.distractors, 2) + 1)))]
+    speakers = int(rng.integers(1, cfg.speakers + 1))
+    audio = sa.ambience(rng, n, sr) * 10 ** (-(cfg.snr_db + rng.uniform(-6, 6)) / 20)
+    frame_idx = np.minimum((np.arange(cfg.num_frames) / cfg.fps * sr).astype(int), n - 1)
+    events = []
+    for i, active in enumerate(sa.turns(rng, cfg.duration_sec, speakers)):
+        voice, opening = sa.speech(rng, n, sr, active)
+        audio += voice * 10 ** (rng.uniform(-3, 3) / 20)
+        face = rng.random() < 0.7
+        radius = s * cfg.object_scale * (rng.uniform(0.22, 0.34) if face else rng.uniform(0.1, 0.2)) / math.sqrt(speakers)
+        slot = (i + 0.5) / speakers
+        cx = scene.camera.margin + s * (slot + rng.uniform(-0.08, 0.08) / speakers)
+        cy = scene.camera.margin + s * rng.uniform(0.4, 0.55)
+        skin = sv.random_colour(rng, scene.backdrop[int(cy), int(cx)], 100)
+        talker = Talker(opening[frame_idx], float(cx), float(cy), float(radius), face, sv.random_shape(rng),
+                        (skin, sv.random_colour(rng, skin, 90), sv.random_colour(rng, skin, 140) * 0.4),
+                        (float(rng.uniform(0, 0.03) * s), float(rng.uniform(0.1, 0.5)), float(rng.uniform(0, 6.3))),
+                        tuple(float(b) for b in rng.uniform(0, cfg.duration_sec, int(rng.integers(0, 4)))), cfg.fps)
+        scene.layers.append(talker)
+        events.append({"t": 0.0, "dur": cfg.duration_sec, "visual": "mouth", "sound": "speech",
+                       "box": scene.frame_box(talker.box(), 0.0)})
+    return scene, audio, events
+
+
+def _static(rng: np.random.Generator, cfg: SynthConfig) -> tuple[_Scene, np.ndarray, list[dict[str, Any]]]:
+    scene = _new_scene(rng, cfg, still=True)
+    c, s = scene.canvas, cfg.size
+    scene.layers += [random_mover(rng, c, s) for _ in range(int(rng.integers(1, 6)))]
+    return scene, sa.ambience(rng, cfg.num_samples, cfg.sample_rate), []
+
+
+_BUILDERS: dict[str, Callable[..., tuple[_Scene, np.ndarray, list[dict[str, Any]]]]] = {
+    "dense": _dense, "sparse": _sparse, "static": _static}
+
+
+def make_clip(kind: str, seed: int, index: int, cfg: SynthConfig = SynthConfig()) -> SynthClip:
+    """Generate clip ``index`` of the ``kind`` set made with ``seed``: frames, audio and events."""
+    if kind not in _BUILDERS:
+        raise ValueError(f"unknown synthetic kind {kind!r} (choose from {', '.join(KINDS)})")
+    rng = clip_rng(kind, seed, index)
+    scene, audio, events = _BUILDERS[kind](rng, cfg)
+    if kind == "static":                        # one still picture, repeated
+        one = scene.render_frame(0.0, None)
+        frames = np.broadcast_to(one, (cfg.num_frames, *one.shape)).copy()
+    else:
+        frames = scene.render(rng)
+    return SynthClip(kind, frames, _level(rng, audio), events, cfg.fps, cfg.sample_rate, int(seed), int(index))
+
+
+# --- writing sets ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Encoding:
+    """How clips are encoded (passed to avsync.media.write_video)."""
+
+    vcodec: str = "h264"
+    acodec: str = "aac"
+    crf: float | None = None
+    container: str = "mp4"
+
+
+def clip_name(kind: str, index: int, encoding: Encoding = Encoding()) -> str:
+    """File name of clip ``index`` in a set folder."""
+    return f"{kind}_{index:06d}.{encoding.container}"
+
+
+def _settings(kind: str, seed: int, index: int, cfg: SynthConfig, encoding: Encoding) -> dict[str, Any]:
+    return {"kind": kind, "seed": int(seed), "index": int(index), "config": asdict(cfg), "encoding": asdict(encoding)}
+
+
+def _check_sidecar(sidecar: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """The side-car's content; UsageError when it was made with other settings than ``settings``."""
+    try:
+        done = json.loads(sidecar.read_text())
+    except ValueError:
+        raise UsageError(f"{sidecar}: unreadable side-car; delete it to regenerate the clip") from None
+    if {k: done.get(k) for k in settings} != settings:
+        raise UsageError(f"{sidecar}: made with other settings; write the new set to another folder")
+    return done
+
+
+def write_clip(out_dir: str | Path, kind: str, seed: int, index: int, cfg: SynthConfig,
+               encoding: Encoding = Encoding()) -> ManifestRow:
+    """Generate and encode one clip into ``out_dir`` with a JSON side-car of its events and settings;
+    a clip already there (both files, same settings) is kept. Returns its manifest row."""
+    from avsync.media import write_video
+
+    out_dir = Path(out_dir)
+    video = out_dir / clip_name(kind, index, encoding)
+    sidecar = video.with_suffix(".json")
+    settings = _settings(kind, seed, index, cfg, encoding)
+    if video.is_file() and sidecar.is_file():
+        done = _check_sidecar(sidecar, settings)
+        return ManifestRow(str(video), split_of(index), kind, cfg.duration_sec, done["events"])
+    clip = make_clip(kind, seed, index, cfg)
+    write_video(video, clip.frames, clip.audio, cfg.fps, cfg.sample_rate, encoding.vcodec, encoding.acodec,
+                crf=encoding.crf)
+    tmp = sidecar.with_name(f".{sidecar.name}.tmp")
+    tmp.write_text(json.dumps({**settings, "events": clip.events}, indent=1))
+    tmp.replace(sidecar)
+    return ManifestRow(str(video), split_of(index), kind, cfg.duration_sec, clip.events)
+
+
+def generate_set(out_dir: str | Path, kind: str, n: int, seed: int = 0, cfg: SynthConfig = SynthConfig(),
+                 encoding: Encoding = Encoding(), workers: int = 1,
+                 progress: Callable[[int, str | None], None] | None = None) -> tuple[Path, list[str]]:
+    """Write clips 0..n-1 of a ``kind`` set into ``out_dir`` (in ``workers`` processes, resuming
+    where a previous run stopped) and ``out_dir/manifest.csv``. ``progress(index, error)`` is
+    called as each clip finishes. Returns the manifest path and the failures (one line each)."""
+    if kind not in KINDS:
+        raise UsageError(f"unknown synthetic kind {kind!r} (choose from {', '.join(KINDS)})")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(n):                              # refuse to mix settings before doing any work
+        sidecar = (out_dir / clip_name(kind, i, encoding)).with_suffix(".json")
+        if sidecar.is_file():
+            _check_sidecar(sidecar, _settings(kind, seed, i, cfg, encoding))
+    rows: dict[int, ManifestRow] = {}
+    failures: list[str] = []
+
+    def finish(i: int, job: Callable[[], ManifestRow]) -> None:
+        try:
+            rows[i] = job()
+            err = None
+        except AvsyncError as e:
+            err = str(e)
+            failures.append(err)
+        if progress:
+            progress(i, err)
+
+    if workers <= 1:
+        for i in range(n):
+            finish(i, lambda i=i: write_clip(out_dir, kind, seed, i, cfg, encoding))
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            futures = {pool.submit(write_clip, out_dir, kind, seed, i, cfg, encoding): i for i in range(n)}
+            for fut in as_completed(futures):
+                finish(futures[fut], fut.result)
+    manifest = write_manifest([rows[i] for i in sorted(rows)], out_dir / "manifest.csv")
+    return manifest, failures
