@@ -6,13 +6,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
+
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from avsync.errors import CorruptMediaError, TooShortError, UsageError, WindowError
+if TYPE_CHECKING:  # torch is imported where it is used: prepare's worker processes never need it
+    import torch
+
 from avsync.media.probe import (audio_stream, file_duration, open_media, origin_sec, stream_span,
                                 video_stream)
 
@@ -67,35 +71,64 @@ def _corrupt(container: av.container.InputContainer, what: str, e: Exception) ->
     return CorruptMediaError(container.name, f"cannot decode the {what} ({reason})")
 
 
-def _select_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-                   targets: np.ndarray, span: tuple[float, float], margin: float) -> list[av.VideoFrame | None] | None:
-    """For every target time, the frame on screen then (the last one at or before it), or None
-    where the stream has no picture. Returns None when the seek landed after the first target."""
-    origin, vend = origin_sec(container), span[1]
-    at_start = _seek(container, stream, targets[0] - margin)
-    chosen: list[av.VideoFrame | None] = []
-    prev, prev_t = None, -math.inf
+def decoded_frames(container: av.container.InputContainer,
+                   stream: av.video.stream.VideoStream) -> Iterator[tuple[float, av.VideoFrame]]:
+    """(file time, frame) of every frame decoded from the current position on."""
+    origin = origin_sec(container)
     try:
         for frame in container.decode(stream):
-            if frame.pts is None:
-                continue
-            t = float(frame.pts * stream.time_base) - origin
-            if prev is None and t > targets[0] + _EPS and not at_start:
-                return None  # the seek landed after the window's start: seek further back
-            while len(chosen) < len(targets) and targets[len(chosen)] < t - _EPS:
-                chosen.append(prev if prev_t > -math.inf else None)
-            if len(chosen) == len(targets):
-                return chosen
-            prev, prev_t = frame, t
+            if frame.pts is not None:
+                yield float(frame.pts * stream.time_base) - origin, frame
     except av.error.FFmpegError as e:
         raise _corrupt(container, "video", e) from None
-    data_end = prev_t + (1.0 / float(stream.average_rate) if stream.average_rate else 0.0)
-    if prev is None or data_end < min(vend, targets[-1]) - 0.5:
-        raise CorruptMediaError(container.name, f"video data ends at {max(prev_t, 0):.2f} s but the file "
-                                                f"says {vend:.2f} s: truncated?")
-    while len(chosen) < len(targets):
-        chosen.append(prev if targets[len(chosen)] < vend + _EPS else None)
-    return chosen
+
+
+class FrameClock:
+    """Resamples decoded frames to any increasing target times by presentation time: the frame on
+    screen at time t is the last one whose timestamp is at or before t (sample and hold)."""
+
+    def __init__(self, timed: Iterable[tuple[float, av.VideoFrame]]) -> None:
+        self._it = iter(timed)
+        self._next = next(self._it, None)
+        self.current: tuple[float, av.VideoFrame] | None = None
+
+    @property
+    def exhausted(self) -> bool:
+        """True once the stream has no frame after the current one."""
+        return self._next is None
+
+    def at(self, t: float) -> tuple[float, av.VideoFrame] | None:
+        """(time, frame) on screen at ``t``; None before the first frame."""
+        while self._next is not None and self._next[0] <= t + _EPS:
+            self.current, self._next = self._next, next(self._it, None)
+        return self.current
+
+
+def check_truncated(container: av.container.InputContainer, what: str, data_end: float,
+                    declared_end: float, needed_end: float) -> None:
+    """Raise CorruptMediaError when a stream's data stops well before the end its header declares,
+    inside the part that was needed."""
+    if data_end < min(declared_end, needed_end) - 0.5:
+        raise CorruptMediaError(container.name, f"{what} data ends at {max(data_end, 0):.2f} s but the file "
+                                                f"says {declared_end:.2f} s: truncated?")
+
+
+def _select_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                   targets: np.ndarray, span: tuple[float, float], margin: float) -> list[av.VideoFrame | None] | None:
+    """For every target time, the frame on screen then, or None where the stream has no picture
+    (before its first frame, after its end). None when the seek landed after the first target."""
+    at_start = _seek(container, stream, targets[0] - margin)
+    timed = decoded_frames(container, stream)
+    clock = FrameClock(timed)
+    held = [clock.at(t) for t in targets]
+    timed.close()
+    if held[0] is None and not at_start:
+        return None  # the seek landed after the window's start: seek further back
+    if clock.exhausted:
+        period = 1.0 / float(stream.average_rate) if stream.average_rate else 0.0
+        data_end = clock.current[0] + period if clock.current else -math.inf
+        check_truncated(container, "video", data_end, span[1], targets[-1])
+    return [None if h is None or t >= span[1] - _EPS else h[1] for h, t in zip(held, targets)]
 
 
 def _frames_array(chosen: list[av.VideoFrame | None], stream: av.video.stream.VideoStream) -> np.ndarray:
@@ -123,6 +156,8 @@ def _rotation(chosen: list[av.VideoFrame | None]) -> int:
 def resize_crop(frames: torch.Tensor, size: int | None = None, crop: int | tuple[int, int] | None = None) -> torch.Tensor:
     """Resize uint8 (T, H, W, 3) frames so the short side is ``size`` (bilinear, antialiased), then
     take the centre ``crop`` (int for a square, or (h, w))."""
+    import torch.nn.functional as F
+
     if size is not None:
         h, w = frames.shape[1:3]
         scale = size / min(h, w)
@@ -154,31 +189,48 @@ def _read_video(container: av.container.InputContainer, start: float, count: int
     raise CorruptMediaError(container.name, "cannot find the frames of the window")
 
 
-def _decode_audio(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
-                  start: float, end: float, sample_rate: int, margin: float) -> tuple[float, np.ndarray] | None:
-    """Mono float32 samples at ``sample_rate`` from before ``start`` to at least ``end`` (or the
-    stream's end), and the file time of the first one. None when the seek landed too late."""
-    origin, astart = origin_sec(container), stream_span(container, stream)[0]
-    at_start = _seek(container, stream, start - _AUDIO_PREROLL - margin)
-    resampler = av.AudioResampler(format="fltp", rate=sample_rate)  # mono = mean of the channels
-    first, chunks, got = None, [], 0
+def mono_chunks(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
+                sample_rate: int) -> Iterator[tuple[float, np.ndarray]]:
+    """Decode from the current position on: (file time of the first sample, mono float32 samples
+    at ``sample_rate``) per chunk; consecutive chunks are contiguous. Mono is the channels' mean."""
+    origin = origin_sec(container)
+    resampler = av.AudioResampler(format="fltp", rate=sample_rate)
+    t = None
     try:
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                if first is None:
-                    first = float(out.pts * out.time_base) - origin if out.pts is not None else astart
-                    if first > start + _EPS and not at_start:
-                        return None  # the seek landed after the window's start: seek further back
-                chunks.append(out.to_ndarray().mean(0))
-                got += out.samples
-            if first is not None and first + got / sample_rate >= end:
-                break
-        else:
-            chunks += [out.to_ndarray().mean(0) for out in resampler.resample(None)]
+                if t is None:
+                    t = float(out.pts * out.time_base) - origin if out.pts is not None else 0.0
+                samples = out.to_ndarray().mean(0, dtype=np.float32)
+                yield t, samples
+                t += len(samples) / sample_rate
+        for out in resampler.resample(None):
+            samples = out.to_ndarray().mean(0, dtype=np.float32)
+            yield (0.0 if t is None else t), samples
+            t = (0.0 if t is None else t) + len(samples) / sample_rate
     except av.error.FFmpegError as e:
         raise _corrupt(container, "audio", e) from None
-    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    return (astart if first is None else first), samples
+
+
+def _decode_audio(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
+                  start: float, end: float, sample_rate: int, margin: float) -> tuple[float, np.ndarray] | None:
+    """Mono samples from before ``start`` to at least ``end`` (or the stream's end), and the file
+    time of the first one. None when the seek landed after ``start``."""
+    at_start = _seek(container, stream, start - _AUDIO_PREROLL - margin)
+    chunks = mono_chunks(container, stream, sample_rate)
+    first, parts = None, []
+    for t, samples in chunks:
+        if first is None:
+            if t > start + _EPS and not at_start:
+                chunks.close()
+                return None  # the seek landed after the window's start: seek further back
+            first = t
+        parts.append(samples)
+        if t + len(samples) / sample_rate >= end:
+            break
+    chunks.close()
+    samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return (stream_span(container, stream)[0] if first is None else first), samples
 
 
 def _read_audio(container: av.container.InputContainer, start: float, count: int, sample_rate: int) -> np.ndarray:
@@ -192,10 +244,7 @@ def _read_audio(container: av.container.InputContainer, start: float, count: int
     else:
         raise CorruptMediaError(container.name, "cannot find the audio of the window")
     first, samples = decoded
-    data_end = first + len(samples) / sample_rate
-    if data_end < min(aend, end) - 0.5:
-        raise CorruptMediaError(container.name, f"audio data ends at {data_end:.2f} s but the file says "
-                                                f"{aend:.2f} s: truncated?")
+    check_truncated(container, "audio", first + len(samples) / sample_rate, aend, end)
     out = np.zeros(count, np.float32)
     offset = int(round((start - first) * sample_rate))  # < 0: the stream starts inside the window
     src = samples[max(0, offset):max(0, offset) + count - max(0, -offset)]
@@ -210,6 +259,8 @@ def read_clip(path: str | Path, start_sec: float, duration_sec: float, fps: floa
     presentation time (short side resized to ``size``, then centre ``crop``), and the audio window
     [start + audio_offset, ... + duration) as mono float32 at ``sample_rate``. Times are on the
     file's timeline, so a stream that starts late reads as black/silence before its start."""
+    import torch
+
     if duration_sec <= 0 or fps <= 0 or sample_rate <= 0:
         raise UsageError("read_clip needs duration_sec, fps and sample_rate > 0")
     path = str(path)
