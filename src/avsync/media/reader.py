@@ -156,6 +156,7 @@ def _rotation(chosen: list[av.VideoFrame | None]) -> int:
 def resize_crop(frames: torch.Tensor, size: int | None = None, crop: int | tuple[int, int] | None = None) -> torch.Tensor:
     """Resize uint8 (T, H, W, 3) frames so the short side is ``size`` (bilinear, antialiased), then
     take the centre ``crop`` (int for a square, or (h, w))."""
+    import torch
     import torch.nn.functional as F
 
     if size is not None:
