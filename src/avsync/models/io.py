@@ -1,0 +1,55 @@
+"""Weights I/O: ``model.safetensors`` with ``model.json`` (the config) beside it; no pickle anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from avsync.errors import AvsyncError, FileMissingError
+from avsync.models.config import ModelConfig
+from avsync.models.layers import SyncModel
+
+
+def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    path = Path(path)
+    weights = path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
+    return weights, weights.with_suffix(".json")
+
+
+def save_model(model: SyncModel, path: str | os.PathLike) -> Path:
+    """Write ``<path>.safetensors`` and ``<path>.json``; temp files then rename. Returns the weights path."""
+    weights, meta = _paths(path)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp_w, tmp_m = weights.with_name(weights.name + ".tmp"), meta.with_name(meta.name + ".tmp")
+    save_file(state, str(tmp_w), metadata={"format": "pt", "avsync_config": json.dumps(model.config.to_dict())})
+    tmp_m.write_text(json.dumps(model.config.to_dict(), indent=2) + "\n")
+    tmp_w.replace(weights)
+    tmp_m.replace(meta)
+    return weights
+
+
+def load_model_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SyncModel:
+    """Load a model saved by :func:`save_model` (eval mode). ``path`` may omit ``.safetensors``."""
+    from avsync.models import build_model
+
+    weights, meta = _paths(path)
+    for p in (weights, meta):
+        if not p.is_file():
+            raise FileMissingError(p, "no such model file")
+    try:
+        config = ModelConfig.from_dict(json.loads(meta.read_text()))
+        state = load_file(str(weights), device=str(map_location))
+    except (json.JSONDecodeError, SafetensorError, OSError) as e:
+        raise AvsyncError(f"{weights}: not a readable avsync model ({e})") from None
+    model = build_model(config)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise AvsyncError(f"{weights}: weights do not match the config "
+                          f"({len(missing)} missing, {len(unexpected)} unexpected tensors)")
+    return model.to(map_location).eval()

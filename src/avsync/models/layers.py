@@ -1,0 +1,163 @@
+"""Transformer pieces shared by SparseSync and AVST, and the SyncModel base class (input checks,
+ImageNet normalisation, spectrogram, encoders)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from avsync.errors import UsageError
+from avsync.features import log_spectrogram
+from avsync.models.config import ModelConfig
+from avsync.models.encoders import build_audio_encoder, build_visual_encoder
+from avsync.offsets import OffsetGrid
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class SyncOutput:
+    """What every model returns: offset-class logits ``(B, n_classes)`` and, when asked for, attention maps."""
+
+    logits: torch.Tensor
+    attention: dict[str, Any] | None = None
+
+
+class Attention(nn.Module):
+    """Multi-head attention of ``x`` over ``ctx`` (itself when None); returns the head-averaged
+    weights ``(B, N, M)`` only when ``need_weights`` (otherwise the fused SDPA kernel runs)."""
+
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor | None = None,
+                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attend; returns (output ``(B, N, D)``, weights or None)."""
+        ctx = x if ctx is None else ctx
+        (b, n, d), m, h = x.shape, ctx.shape[1], self.heads
+        q = self.q(x).view(b, n, h, d // h).transpose(1, 2)
+        k, v = self.kv(ctx).view(b, m, 2, h, d // h).permute(2, 0, 3, 1, 4)
+        p = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:
+            attn = (q @ k.transpose(-2, -1) / math.sqrt(d // h)).softmax(-1)
+            out = F.dropout(attn, p, self.training) @ v
+            weights = attn.mean(1)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d)), weights
+
+
+class Block(nn.Module):
+    """Pre-LN transformer block: self-attention, then (``cross=True``) cross-attention into a context,
+    then a GELU MLP. Returns the weights of the cross-attention if any, else of the self-attention."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float, cross: bool = False) -> None:
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim), Attention(dim, heads, dropout)
+        self.cross = Attention(dim, heads, dropout) if cross else None
+        self.norm_q = nn.LayerNorm(dim) if cross else None
+        self.norm_ctx = nn.LayerNorm(dim) if cross else None
+        hidden = int(dim * mlp_ratio)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor | None = None,
+                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One block; ``ctx`` is required for a cross block."""
+        y, weights = self.attn(self.norm1(x), need_weights=need_weights and self.cross is None)
+        x = x + self.drop(y)
+        if self.cross is not None:
+            y, weights = self.cross(self.norm_q(x), self.norm_ctx(ctx), need_weights=need_weights)
+            x = x + self.drop(y)
+        return x + self.drop(self.mlp(self.norm2(x))), weights
+
+
+def run_blocks(blocks: nn.ModuleList, x: torch.Tensor, ctx: torch.Tensor | None = None,
+               need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Apply blocks in turn; weights stacked over layers ``(B, L, N, M)`` when asked for."""
+    maps = []
+    for block in blocks:
+        x, w = block(x, ctx, need_weights)
+        maps.append(w)
+    return x, torch.stack(maps, 1) if need_weights else None
+
+
+class FactorisedPos(nn.Module):
+    """Learned factorised positional embedding: one table per axis (e.g. t, h, w), summed.
+
+    Tables are sized for the configured input; another size is served by linear interpolation of
+    each table, so any input length or frame size works.
+    """
+
+    def __init__(self, dim: int, sizes: Sequence[int]) -> None:
+        super().__init__()
+        self.tables = nn.ParameterList([nn.Parameter(torch.randn(s, dim) * 0.02) for s in sizes])
+
+    def forward(self, sizes: Sequence[int]) -> torch.Tensor:
+        """Embedding of shape ``(*sizes, D)``."""
+        out = 0
+        for axis, (table, size) in enumerate(zip(self.tables, sizes)):
+            shape = [1] * len(sizes) + [table.shape[1]]
+            shape[axis] = size
+            out = out + resize_table(table, size).view(shape)
+        return out
+
+
+def resize_table(table: torch.Tensor, size: int) -> torch.Tensor:
+    """Rows of ``table`` (n, D) linearly interpolated to ``size`` rows."""
+    if table.shape[0] == size:
+        return table
+    if table.shape[0] == 1:
+        return table.expand(size, -1)
+    return F.interpolate(table.T[None], size=size, mode="linear", align_corners=True)[0].T
+
+
+class SyncModel(nn.Module):
+    """Base of every model: checks inputs, normalises frames, computes the spectrogram and runs the
+    two CNN encoders. Subclasses implement ``forward(video, audio, return_attention) -> SyncOutput``."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.visual = build_visual_encoder(config)
+        self.audio = build_audio_encoder(config)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1, 1), persistent=False)
+
+    @property
+    def grid(self) -> OffsetGrid:
+        """The offset classes of the logits."""
+        return self.config.grid
+
+    def feature_grid(self, num_frames: int, height: int, width: int, num_samples: int) -> dict[str, tuple[int, ...]]:
+        """Sizes of the feature maps for an input: ``visual`` (t, h, w) and ``audio`` (f, t)."""
+        spec = (self.config.n_fft // 2 + 1, num_samples // self.config.hop + 1)
+        return {"visual": self.visual.grid((num_frames, height, width)), "audio": self.audio.grid(spec)}
+
+    def check_inputs(self, video: torch.Tensor, audio: torch.Tensor) -> None:
+        """Raise UsageError unless video is (B, T, 3, H, W) and audio (B, S) with the same B."""
+        if video.ndim != 5 or video.shape[2] != 3:
+            raise UsageError(f"video must be (B, T, 3, H, W), got {tuple(video.shape)}")
+        if audio.ndim != 2 or audio.shape[0] != video.shape[0]:
+            raise UsageError(f"audio must be (B, S) with B = {video.shape[0]}, got {tuple(audio.shape)}")
+        if audio.shape[1] < self.config.n_fft // 2 + 1:
+            raise UsageError(f"audio of {audio.shape[1]} samples is too short for the spectrogram")
+
+    def encode(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Feature maps: visual ``(B, t, h, w, Cv)`` and audio ``(B, f, t, Ca)``."""
+        self.check_inputs(video, audio)
+        v = (video.transpose(1, 2) - self.mean) / self.std  # (B, 3, T, H, W)
+        spec = log_spectrogram(audio, self.config.n_fft, self.config.hop)
+        return self.visual(v), self.audio(spec)

@@ -1,0 +1,61 @@
+"""SparseSync (Iashin et al., BMVC 2022): CNN features -> trainable selectors per modality -> sync
+transformer over [OFF, visual selectors, MOD, audio selectors] -> linear head on OFF (offset classes).
+
+Attention maps (``return_attention=True``), head-averaged, per selector layer:
+``visual_selectors`` (B, L, n_selectors, t, h, w) and ``audio_selectors`` (B, L, n_selectors, f, t_a),
+plus ``visual_grid`` (t, h, w) and ``audio_grid`` (f, t_a) of the feature maps they index.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from avsync.models.config import ModelConfig
+from avsync.models.layers import Block, FactorisedPos, SyncModel, SyncOutput, run_blocks
+from avsync.models.selectors import Selectors
+
+
+class SparseSync(SyncModel):
+    """SparseSync offset classifier; cost is linear in the input length (the selectors are fixed in number)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        c, d = config, config.d_model
+        grids = self.feature_grid(c.num_frames, c.frame_size, c.frame_size, c.num_samples)
+        self.v_bridge = nn.Linear(self.visual.out_channels, d)
+        self.a_bridge = nn.Linear(self.audio.out_channels, d)
+        self.v_pos = FactorisedPos(d, grids["visual"])
+        self.a_pos = FactorisedPos(d, grids["audio"])
+        self.v_sel = Selectors(c.n_selectors, d, c.n_heads, c.selector_layers, c.mlp_ratio, c.dropout)
+        self.a_sel = Selectors(c.n_selectors, d, c.n_heads, c.selector_layers, c.mlp_ratio, c.dropout)
+        self.off_token = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.mod_token = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        # position of each of the 2n + 2 sync tokens, so the transformer knows which selector is which
+        self.sync_pos = nn.Parameter(torch.randn(1, 2 * c.n_selectors + 2, d) * 0.02)
+        self.sync = nn.ModuleList(Block(d, c.n_heads, c.mlp_ratio, c.dropout) for _ in range(c.sync_layers))
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, c.grid.num_classes)
+
+    def tokens(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple, tuple]:
+        """Bridged feature tokens with positional embeddings: visual (B, t*h*w, D), audio (B, f*t_a, D)."""
+        v, a = self.encode(video, audio)
+        vgrid, agrid = tuple(v.shape[1:4]), tuple(a.shape[1:3])
+        v = (self.v_bridge(v) + self.v_pos(vgrid)).flatten(1, 3)
+        a = (self.a_bridge(a) + self.a_pos(agrid)).flatten(1, 2)
+        return v, a, vgrid, agrid
+
+    def forward(self, video: torch.Tensor, audio: torch.Tensor, return_attention: bool = False) -> SyncOutput:
+        """Offset-class logits ``(B, n_classes)`` for video ``(B, T, 3, H, W)`` and audio ``(B, S)``."""
+        v, a, vgrid, agrid = self.tokens(video, audio)
+        vs, vw = self.v_sel(v, return_attention)
+        as_, aw = self.a_sel(a, return_attention)
+        b = v.shape[0]
+        x = torch.cat([self.off_token.expand(b, -1, -1), vs, self.mod_token.expand(b, -1, -1), as_], 1)
+        x, _ = run_blocks(self.sync, x + self.sync_pos)
+        logits = self.head(self.norm(x[:, 0]))
+        if not return_attention:
+            return SyncOutput(logits)
+        attention = {"visual_selectors": vw.unflatten(-1, vgrid), "audio_selectors": aw.unflatten(-1, agrid),
+                     "visual_grid": vgrid, "audio_grid": agrid}
+        return SyncOutput(logits, attention)

@@ -1,0 +1,97 @@
+"""Every named config builds and maps 2, 5 and 8 s inputs to (B, n_classes) logits and to attention
+maps whose grids match ``feature_grid``. The -paper and AVST configs run with 32 px frames to stay
+fast, AVST also with a 1 s offset step (it runs the whole model once per candidate shift)."""
+
+import pytest
+import torch
+
+from avsync.models import available_models, create
+
+ATTENTION_KEYS = {
+    "sparsesync": {"visual_selectors", "audio_selectors"},
+    "avst-enc": {"cls_to_visual", "cls_to_audio"},
+    "avst-enc-mp": {"cls_to_visual", "cls_to_audio"},
+    "avst-dec": {"decoder_cross"},
+}
+
+
+def build(name: str, seconds: float):
+    overrides = {}
+    if name.endswith("-paper") or name.startswith("avst"):
+        overrides["frame_size"] = 32
+    if name.startswith("avst"):
+        overrides["offset_step_sec"] = 1.0
+    if name.startswith("avst") and seconds <= 2.0:
+        overrides.update(offset_max_sec=0.8, offset_step_sec=0.4)  # AVST needs window > offset_max_sec
+    return create(name, **overrides).eval()
+
+
+def test_all_expected_models_are_named():
+    names = set(available_models())
+    expected = {"sparsesync-paper", "sparsesync-tiny", "sparsesync-small"}
+    expected |= {f"avst-{v}-{s}" for v in ("enc", "enc-mp", "dec") for s in ("paper", "tiny")}
+    assert expected <= names
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_output_and_attention_shapes(name, make_inputs):
+    for seconds in (2.0, 5.0, 8.0):
+        model = build(name, seconds)
+        c = model.config
+        b = 1 if c.arch.startswith("avst") else 2  # AVST runs once per candidate shift already
+        video, audio = make_inputs(seconds, c.frame_size, batch=b)
+        with torch.no_grad():
+            out = model(video, audio, return_attention=True)
+        assert out.logits.shape == (b, model.grid.num_classes)
+        assert torch.isfinite(out.logits).all()
+        grids = model.feature_grid(video.shape[1], c.frame_size, c.frame_size, audio.shape[1])
+        att = out.attention
+        assert set(att) == ATTENTION_KEYS[c.arch] | {"visual_grid", "audio_grid"}
+        assert att["visual_grid"] == grids["visual"] and att["audio_grid"] == grids["audio"]
+        t, h, w = grids["visual"]
+        f, ta = grids["audio"]
+        if c.arch == "sparsesync":
+            n, layers = c.n_selectors, c.selector_layers
+            assert att["visual_selectors"].shape == (b, layers, n, t, h, w)
+            assert att["audio_selectors"].shape == (b, layers, n, f, ta)
+            assert torch.allclose(att["visual_selectors"].sum((-3, -2, -1)), torch.ones(b, layers, n), atol=1e-4)
+        elif c.arch == "avst-dec":
+            assert att["decoder_cross"].shape == (b, c.sync_layers, 1 + ta, t, h, w)
+        else:
+            pooled = (t, h, w) if c.arch == "avst-enc" else (t, 1, 1)
+            assert att["cls_to_visual"].shape == (b, c.sync_layers, *pooled)
+            assert att["cls_to_audio"].shape == (b, c.sync_layers, ta)
+        if c.arch.startswith("avst"):
+            assert model.pair_score(video, audio).shape == (b,)
+
+
+def test_full_temporal_resolution_of_light_encoders():
+    for name in ("sparsesync-tiny", "sparsesync-small"):
+        model = create(name)
+        t, _, _ = model.feature_grid(125, model.config.frame_size, model.config.frame_size, 80000)["visual"]
+        assert t >= 125 // 2  # at most temporal stride 2: a feature every 80 ms or finer
+
+
+def test_paper_encoders_give_published_map_sizes():
+    model = create("sparsesync-paper")
+    grids = model.feature_grid(125, 224, 224, 80000)
+    assert grids == {"visual": (16, 7, 7), "audio": (9, 20)}
+    assert model.visual.out_channels == 1024 and model.audio.out_channels == 512
+
+
+def test_bad_inputs_raise_usage_errors(make_inputs):
+    from avsync.errors import UsageError
+
+    model = create("sparsesync-tiny", duration_sec=2.0)
+    video, audio = make_inputs(2.0, 64)
+    with pytest.raises(UsageError):
+        model(video[0], audio)
+    with pytest.raises(UsageError):
+        model(video, audio[:, :100])
+    with pytest.raises(UsageError):
+        create("no-such-model")
+    with pytest.raises(UsageError):
+        create("sparsesync-tiny", no_such_key=1)
+    avst = create("avst-enc-mp-tiny")
+    with pytest.raises(UsageError):
+        avst(*make_inputs(1.5, 64))  # shorter than the +-2 s shift range
