@@ -86,6 +86,7 @@ def make_video(path: str | Path, seconds: float = 2.0, fps: float = 25.0, size: 
     lasts ``seconds - audio_start_sec``); ``rotation`` is the counter-clockwise display rotation;
     ``marker`` blacks out the top-left corner of every frame."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
         vstream = astream = None
         if video:
@@ -119,10 +120,14 @@ def make_video(path: str | Path, seconds: float = 2.0, fps: float = 25.0, size: 
 
 
 def clip_indices(frames, near: int = 0) -> list[int]:
-    """Source frame index of every decoded frame, from its centre pixel's grey level."""
+    """Source frame index of every decoded frame, from its centre pixel's grey level: the first is
+    the one closest to ``near``, each next one lies at most LEVEL_PERIOD - 3 frames after the last."""
     f = np.asarray(frames)
     centre = f[:, f.shape[1] // 2, f.shape[2] // 2].astype(float).mean(-1)
-    return [level_to_index(v, near) for v in centre]
+    out: list[int] = []
+    for v in centre:
+        out.append(level_to_index(v, out[-1] + LEVEL_PERIOD // 2 - 2 if out else near))
+    return out
 
 
 def flash_time(frames, fps: float, start: float = 0.0) -> float:

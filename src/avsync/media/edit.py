@@ -18,7 +18,7 @@ import av
 import numpy as np
 
 from avsync.errors import TooShortError, UsageError
-from avsync.media.probe import (audio_stream, open_media, origin_sec, stream_span, video_stream)
+from avsync.media.probe import audio_stream, open_media, origin_sec, rewind, stream_span, video_stream
 from avsync.media.writer import add_audio_stream, add_video_stream, temp_path
 
 _EDIT_LIST_FORMATS = {".mp4", ".m4v", ".mov", ".3gp"}  # containers that hide leading frames
@@ -224,7 +224,7 @@ def _remux(container: av.container.InputContainer, plan: _Plan, video, audio) ->
     if first > 0:
         container.seek(int(math.floor((first + origin) / vsrc.time_base)), stream=vsrc, backward=True)
     else:
-        container.seek(0, stream=vsrc, backward=True)
+        rewind(container)
     busy = {vsrc.index: True, asrc.index: True}
     handlers = {vsrc.index: video, asrc.index: audio}
     for packet in container.demux(vsrc, asrc):

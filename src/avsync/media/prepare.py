@@ -13,7 +13,7 @@ import av
 import numpy as np
 
 from avsync.errors import AvsyncError, CorruptMediaError, UsageError
-from avsync.media.probe import audio_stream, open_media, stream_span, video_stream
+from avsync.media.probe import audio_stream, open_media, rewind, stream_span, video_stream
 from avsync.media.reader import FrameClock, check_truncated, decoded_frames, mono_chunks
 from avsync.media.writer import add_audio_stream, add_video_stream, temp_path
 
@@ -52,7 +52,7 @@ def _encode_audio(container: av.container.InputContainer, out: av.container.Outp
     stream = audio_stream(container)
     start, end = stream_span(container, stream)
     astream = add_audio_stream(out, cfg.sample_rate, 1, "aac", cfg.audio_bitrate)
-    container.seek(0, stream=stream, backward=True)
+    rewind(container)
     packets, pos, t_end = [], None, -np.inf
     for t, samples in mono_chunks(container, stream, cfg.sample_rate):
         pos = max(0, int(round(t * cfg.sample_rate))) if pos is None else pos
@@ -84,7 +84,7 @@ def _encode_video(container: av.container.InputContainer, out: av.container.Outp
     stream = video_stream(container)
     stream.thread_type = "AUTO"
     start, end = stream_span(container, stream)
-    container.seek(0, stream=stream, backward=True)
+    rewind(container)
     clock = FrameClock(decoded_frames(container, stream))
     vstream, last, image = None, None, None
     k = int(np.ceil(start * cfg.fps - 1e-6))

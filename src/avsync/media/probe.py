@@ -82,6 +82,8 @@ def open_media(path: str | Path) -> av.container.InputContainer:
         raise NotMediaError(path, "not a media file FFmpeg can read") from None
     if not container.streams.video and not container.streams.audio:
         container.close()
+        if _looks_like_media(path):
+            raise CorruptMediaError(path, "damaged or truncated media file (no audio or video stream found)")
         raise NotMediaError(path, "no audio or video stream")
     return container
 
@@ -99,6 +101,15 @@ def audio_stream(container: av.container.InputContainer) -> av.audio.stream.Audi
     if not container.streams.audio:
         raise NoAudioStreamError(container.name, "no audio stream (silent video?)")
     return container.streams.audio[0]
+
+
+def rewind(container: av.container.InputContainer) -> None:
+    """Go back to the very first packet of every stream, including packets before time 0 such as
+    AAC's priming frame (seeking a stream to its time 0 skips it and garbles the first frame)."""
+    try:
+        container.seek(-(1 << 40), backward=True)
+    except av.error.FFmpegError:
+        container.seek(0, backward=True)
 
 
 def origin_sec(container: av.container.InputContainer) -> float:
@@ -143,7 +154,7 @@ def _rotation(frame: av.VideoFrame) -> int:
 def _scan_video(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> tuple[int, bool]:
     """Rotation (from the first decoded frame) and whether packet timestamps are irregular."""
     rotation, pts = None, []
-    container.seek(0, stream=stream, backward=True)
+    rewind(container)
     try:
         for packet in container.demux(stream):
             if packet.pts is not None:
@@ -183,7 +194,7 @@ def _video_info(container: av.container.InputContainer) -> VideoInfo | None:
 
 def _first_audio_time(container: av.container.InputContainer, stream: av.audio.stream.AudioStream) -> float | None:
     """File time of the first decoded audio sample (codec priming excluded), None if none decodes."""
-    container.seek(0, stream=stream, backward=True)
+    rewind(container)
     try:
         for packet in container.demux(stream):
             for frame in packet.decode():

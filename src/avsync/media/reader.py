@@ -17,7 +17,7 @@ from avsync.errors import CorruptMediaError, TooShortError, UsageError, WindowEr
 if TYPE_CHECKING:  # torch is imported where it is used: prepare's worker processes never need it
     import torch
 
-from avsync.media.probe import (audio_stream, file_duration, open_media, origin_sec, stream_span,
+from avsync.media.probe import (audio_stream, file_duration, open_media, origin_sec, rewind, stream_span,
                                 video_stream)
 
 _EPS = 1e-3            # timestamps this close count as equal (seconds)
@@ -59,7 +59,7 @@ def _seek(container: av.container.InputContainer, stream: av.stream.Stream, t: f
     """Seek ``stream`` to the keyframe at or before file time ``t``; True when that is the file's
     start (t <= 0), where decoding cannot start too late."""
     if t <= 0:
-        container.seek(0, stream=stream, backward=True)
+        rewind(container)
         return True
     pts = int(math.floor((t + origin_sec(container)) / stream.time_base))
     container.seek(pts, stream=stream, backward=True)
