@@ -173,7 +173,8 @@ def speech(rng: np.random.Generator, n: int, sr: int,
     y /= max(float(np.sqrt(np.mean(y ** 2))), 1e-9)
     hiss = coloured_noise(rng, n, sr, 0.0, (rng.uniform(2500, 4000), min(7500, sr * 0.45)))
     audio = y * voiced + hiss * fric * rng.uniform(0.3, 0.7)
-    opening = _smooth(voiced * (0.55 + 0.45 * (f1 - 280) / 570), int(sr * 0.03)) + 0.15 * fric
+    loud = np.sqrt(_smooth(audio ** 2, int(sr * 0.03)))                 # the voice's own envelope
+    opening = (loud / max(float(np.percentile(loud, 97)), 1e-9)) ** 0.7 * (0.7 + 0.3 * (f1 - 280) / 570)
     return audio.astype(np.float32), np.clip(opening, 0, 1).astype(np.float32)
 
 

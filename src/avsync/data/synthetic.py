@@ -80,11 +80,12 @@ class SynthClip:
     sample_rate: int
     seed: int
     index: int
+    scene: "Scene | None" = None     # what drew the picture (its layers can be inspected)
 
 
 def clip_rng(kind: str, seed: int, index: int) -> np.random.Generator:
     """The random generator of clip ``index`` of the ``kind`` set made with ``seed``."""
-    return np.random.default_rng([int(seed), int(index), KINDS.index(kind)])
+    return np.random.default_rng([int(seed), int(index), KINDS.index(kind) + 1])
 
 
 def split_of(index: int) -> str:
@@ -108,14 +109,19 @@ class Mover:
     colours: tuple[np.ndarray, np.ndarray]
     colour_freq: float
 
-    def draw(self, canvas: np.ndarray, t: float) -> None:
-        """Paint the mover at time ``t``."""
+    def state(self, t: float) -> np.ndarray:
+        """What is drawn at time ``t``: x, y, radius, angle, r, g, b (a smooth function of t)."""
         x = self.centre[0] + self.amp[0] * math.sin(2 * math.pi * self.freq[0] * t + self.phase[0])
         y = self.centre[1] + self.amp[1] * math.sin(2 * math.pi * self.freq[1] * t + self.phase[1])
         m = 0.5 - 0.5 * math.cos(2 * math.pi * self.colour_freq * t + self.phase[2])
         colour = self.colours[0] * (1 - m) + self.colours[1] * m
         r = self.radius * (1 + 0.15 * math.sin(2 * math.pi * self.colour_freq * 1.3 * t))
-        sv.paint(canvas, self.shape, x, y, r, colour, angle=self.spin * t)
+        return np.array([x, y, r, self.spin * t, *colour], np.float64)
+
+    def draw(self, canvas: np.ndarray, t: float) -> None:
+        """Paint the mover at time ``t``."""
+        x, y, r, angle, *colour = self.state(t)
+        sv.paint(canvas, self.shape, x, y, r, np.array(colour, np.float32), angle=angle)
 
 
 def random_mover(rng: np.random.Generator, canvas: int, size: int) -> Mover:
@@ -162,8 +168,8 @@ class Actor:
         gap = self.radius * 1.6 + d
         return self.cx + self.direction[0] * gap, self.cy + self.direction[1] * gap
 
-    def draw(self, canvas: np.ndarray, t: float) -> None:
-        """Paint the actor (and its striker) at time ``t``."""
+    def state(self, t: float) -> np.ndarray:
+        """What is drawn at time ``t``: x, y, r, g, b, alpha, sx, sy and the striker's x, y."""
         tau, tau_f = t - self.t, t - self.t_frame
         x, y, colour, alpha, sx, sy = self.cx, self.cy, self.colour, 1.0, 1.0, 1.0
         if self.visual == "flash" and tau_f >= 0:
@@ -180,10 +186,16 @@ class Actor:
         elif self.visual == "hit" and tau >= 0:
             e = math.exp(-tau / self.decay)
             sx, sy = 1 + 0.3 * e, 1 - 0.4 * e
+        px, py = self._striker_pos(t) if self.striker is not None else (0.0, 0.0)
+        return np.array([x, y, *colour, alpha, sx, sy, px, py], np.float64)
+
+    def draw(self, canvas: np.ndarray, t: float) -> None:
+        """Paint the actor (and its striker) at time ``t``."""
+        x, y, r, g, b, alpha, sx, sy, px, py = self.state(t)
         angle = math.atan2(self.direction[1], self.direction[0]) if self.visual == "hit" else self.angle
-        sv.paint(canvas, self.shape, x, y, self.radius, colour, angle=angle, alpha=alpha, sx=sx, sy=sy)
+        sv.paint(canvas, self.shape, x, y, self.radius, np.array([r, g, b], np.float32), angle=angle,
+                 alpha=alpha, sx=sx, sy=sy)
         if self.striker is not None:
-            px, py = self._striker_pos(t)
             sv.paint(canvas, self.striker, px, py, self.radius * 0.6, self.striker_colour)
 
     def box(self) -> tuple[float, float, float, float]:
@@ -251,7 +263,9 @@ class Talker:
 # --- the kinds ------------------------------------------------------------------------------------
 
 @dataclass
-class _Scene:
+class Scene:
+    """A clip's picture: a backdrop, layers drawn in order, a camera path and the sensor."""
+
     cfg: SynthConfig
     backdrop: np.ndarray
     camera: sv.Camera
@@ -286,11 +300,11 @@ class _Scene:
         return frames
 
 
-def _new_scene(rng: np.random.Generator, cfg: SynthConfig, still: bool = False) -> _Scene:
+def _new_scene(rng: np.random.Generator, cfg: SynthConfig, still: bool = False) -> Scene:
     camera = sv.random_camera(rng, cfg.size, still)
     c = cfg.size + 2 * camera.margin
     sensor = sv.random_sensor(rng, cfg.size)
-    return _Scene(cfg, sv.background(rng, c + 1, c + 1, cfg.size), camera, sensor)
+    return Scene(cfg, sv.background(rng, c + 1, c + 1, cfg.size), camera, sensor)
 
 
 def _event_times(rng: np.random.Generator, n: int, duration: float, taken: list[float], gap: float) -> list[float]:
@@ -305,7 +319,7 @@ def _event_times(rng: np.random.Generator, n: int, duration: float, taken: list[
     return sorted(out)
 
 
-def _actor(rng: np.random.Generator, scene: _Scene, visual: str, t: float) -> Actor:
+def _actor(rng: np.random.Generator, scene: Scene, visual: str, t: float) -> Actor:
     cfg, m, s = scene.cfg, scene.camera.margin, scene.cfg.size
     radius = s * rng.uniform(0.035, 0.065) * cfg.object_scale
     reach = radius * rng.uniform(1.2, 2.2)
@@ -334,7 +348,7 @@ def _level(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
     return (audio * (0.95 / peak) if peak > 0.95 else audio).astype(np.float32)
 
 
-def _sparse(rng: np.random.Generator, cfg: SynthConfig) -> tuple[_Scene, np.ndarray, list[dict[str, Any]]]:
+def _sparse(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, np.ndarray, list[dict[str, Any]]]:
     scene = _new_scene(rng, cfg)
     c, s, sr = scene.canvas, cfg.size, cfg.sample_rate
     scene.layers += [random_mover(rng, c, s) for _ in range(int(rng.integers(1, cfg.distractors + 1)) if cfg.distractors else 0)]
@@ -359,7 +373,7 @@ def _sparse(rng: np.random.Generator, cfg: SynthConfig) -> tuple[_Scene, np.ndar
     return scene, audio, sorted(events, key=lambda e: e["t"])
 
 
-def _dense(rng: np.random.Generator, cfg: SynthConfig) -> tuple[_Scene, np.ndarray, list[dict[str, Any]]]:
+def _dense(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, np.ndarray, list[dict[str, Any]]]:
     scene = _new_scene(rng, cfg)
     c, s, sr, n = scene.canvas, cfg.size, cfg.sample_rate, cfg.num_samples
     scene.layers += [random_mover(rng, c, s) for _ in range(int(rng.integers(0, min(cfg.distractors, 2) + 1)))]
@@ -386,14 +400,14 @@ def _dense(rng: np.random.Generator, cfg: SynthConfig) -> tuple[_Scene, np.ndarr
     return scene, audio, events
 
 
-def _static(rng: np.random.Generator, cfg: SynthConfig) -> tuple[_Scene, np.ndarray, list[dict[str, Any]]]:
+def _static(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, np.ndarray, list[dict[str, Any]]]:
     scene = _new_scene(rng, cfg, still=True)
     c, s = scene.canvas, cfg.size
     scene.layers += [random_mover(rng, c, s) for _ in range(int(rng.integers(1, 6)))]
     return scene, sa.ambience(rng, cfg.num_samples, cfg.sample_rate), []
 
 
-_BUILDERS: dict[str, Callable[..., tuple[_Scene, np.ndarray, list[dict[str, Any]]]]] = {
+_BUILDERS: dict[str, Callable[..., tuple[Scene, np.ndarray, list[dict[str, Any]]]]] = {
     "dense": _dense, "sparse": _sparse, "static": _static}
 
 
@@ -408,7 +422,7 @@ def make_clip(kind: str, seed: int, index: int, cfg: SynthConfig = SynthConfig()
         frames = np.broadcast_to(one, (cfg.num_frames, *one.shape)).copy()
     else:
         frames = scene.render(rng)
-    return SynthClip(kind, frames, _level(rng, audio), events, cfg.fps, cfg.sample_rate, int(seed), int(index))
+    return SynthClip(kind, frames, _level(rng, audio), events, cfg.fps, cfg.sample_rate, int(seed), int(index), scene)
 
 
 # --- writing sets ---------------------------------------------------------------------------------
@@ -450,6 +464,7 @@ def write_clip(out_dir: str | Path, kind: str, seed: int, index: int, cfg: Synth
     from avsync.media import write_video
 
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     video = out_dir / clip_name(kind, index, encoding)
     sidecar = video.with_suffix(".json")
     settings = _settings(kind, seed, index, cfg, encoding)

@@ -1,0 +1,207 @@
+"""The synthetic datasets: deterministic, events visible and audible, nothing else making a sound,
+dense pictures following their audio, static clips without any sync signal, and the set writer.
+
+Definitions used below (also in docs/datasets.md):
+- visible: in the decoded video, the mean absolute frame difference inside the event's box, over
+  +-0.4 s, peaks at the change between frames k-1 and k (dated (k - 0.5) / fps) within one frame
+  of the listed time, at least twice the window's median and 3 grey levels.
+- audible: the decoded audio's 2 ms RMS envelope first crosses the geometric mean of the level
+  before (median over -300..-20 ms) and the event's peak (0..50 ms) within +-10 ms of the time.
+- sound-making change: in the picture, a discontinuity of any drawn object's state (position,
+  size, colour, opacity, deformation) or of its velocity: over 1 ms steps, a jump > 2 % of the
+  frame (or 5/255 in colour) or a second difference > 2e-4 of the frame; in the audio, a 20 ms
+  frame whose energy above 150 Hz exceeds 8 times (9 dB) the median of the previous 0.5 s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avsync.cli import main
+from avsync.data.manifest import read_manifest
+from avsync.data.synthetic import KINDS, Actor, SynthConfig, make_clip, split_of, write_clip
+from avsync.media import read_clip
+
+SR, FPS, SIZE = 16000, 25.0, 64
+
+
+def decoded(path: str, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (float32) and audio of a written clip, read back through avsync.media."""
+    clip = read_clip(path, 0.0, duration)
+    return clip.frames.numpy().astype(np.float32), clip.audio.numpy()
+
+
+def audio_onsets(audio: np.ndarray, n: int = 320, hop: int = 160, rise: float = 8.0) -> list[float]:
+    """Times (s, frame centres) of 20 ms frames whose energy above 150 Hz is > ``rise`` x the median
+    of the previous 0.5 s."""
+    frames = np.lib.stride_tricks.sliding_window_view(audio, n)[::hop] * np.hanning(n)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    energy = power[:, np.fft.rfftfreq(n, 1 / SR) >= 150].sum(1) + 1e-12
+    ctx = int(0.5 * SR / hop)
+    return [(k * hop + n / 2) / SR for k in range(1, len(energy))
+            if energy[k] > rise * np.median(energy[max(0, k - ctx):k])]
+
+
+def state_breaks(layer: object, duration: float, size: int, h: float = 1e-3) -> list[float]:
+    """Start times of the discontinuities (value or velocity) of a layer's drawn state: the first
+    1 ms step of each cluster (clusters split by 50 ms of continuity)."""
+    ts = np.arange(0.0, duration, h)
+    states = np.stack([layer.state(t) for t in ts])
+    # positions and sizes as fractions of the frame, colours of 255, the rest as they are
+    if isinstance(layer, Actor):      # x, y, r, g, b, alpha, sx, sy, striker x, y
+        scale = np.array([size, size, 255, 255, 255, 1, 1, 1, size, size], np.float64)
+    else:                             # x, y, radius, angle, r, g, b
+        scale = np.array([size, size, size, 1, 255, 255, 255], np.float64)
+    s = states / scale
+    jump = np.abs(np.diff(s, axis=0)).max(1) > 0.02
+    kink = np.abs(np.diff(s, 2, axis=0)).max(1) > 2e-4
+    flagged = np.union1d(np.where(jump)[0], np.where(kink)[0])
+    starts, last = [], -1e9
+    for j in flagged:
+        if ts[j] - last > 0.05:
+            starts.append(float(ts[j]))
+        last = ts[j]
+    return starts
+
+
+@pytest.fixture(scope="module")
+def sparse_set(tmp_path_factory):
+    """Five 4 s sparse clips at 64 px, written and listed."""
+    out = tmp_path_factory.mktemp("sparse")
+    cfg = SynthConfig(duration_sec=4.0, size=SIZE)
+    return cfg, [write_clip(out, "sparse", 11, i, cfg) for i in range(5)]
+
+
+def test_same_seed_same_decoded_clip_and_other_seeds_differ(tmp_path):
+    cfg = SynthConfig(duration_sec=2.0, size=48)
+    for kind in KINDS:
+        a = decoded(write_clip(tmp_path / "a", kind, 5, 1, cfg).path, 2.0)
+        b = decoded(write_clip(tmp_path / "b", kind, 5, 1, cfg).path, 2.0)
+        c = decoded(write_clip(tmp_path / "c", kind, 6, 1, cfg).path, 2.0)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]), kind
+        assert np.abs(a[0] - c[0]).mean() > 5 and np.abs(a[1] - c[1]).mean() > 1e-4, kind
+    # another index or kind is another clip too
+    assert not np.array_equal(make_clip("sparse", 5, 2, cfg).audio, make_clip("sparse", 5, 1, cfg).audio)
+    assert not np.array_equal(make_clip("dense", 5, 1, cfg).frames, make_clip("sparse", 5, 1, cfg).frames)
+
+
+def test_every_sparse_event_is_visible_and_audible(sparse_set):
+    cfg, rows = sparse_set
+    checked_visual = checked_audio = 0
+    for row in rows:
+        frames, audio = decoded(row.path, cfg.duration_sec)
+        env = np.sqrt(np.convolve(audio ** 2, np.ones(32) / 32, "same"))
+        for e in row.events:
+            t = e["t"]
+            pre = np.median(env[int((t - 0.3) * SR):int((t - 0.02) * SR)])
+            peak = env[int(t * SR):int((t + 0.05) * SR)].max()
+            lo = int((t - 0.03) * SR)
+            onset = (lo + np.argmax(env[lo:int((t + 0.05) * SR)] > np.sqrt(pre * peak))) / SR
+            assert peak > 3 * pre and abs(onset - t) <= 0.010, (row.path, e, onset)
+            checked_audio += 1
+            if e["visual"] is None:
+                continue
+            x0, y0, x1, y1 = e["box"]
+            box = frames[:, int(y0 * SIZE):int(np.ceil(y1 * SIZE)), int(x0 * SIZE):int(np.ceil(x1 * SIZE))]
+            diff = np.abs(np.diff(box, axis=0)).mean(axis=(1, 2, 3))      # diff[k-1]: frames k-1 -> k
+            k0, k1 = max(1, int((t - 0.4) * FPS)), min(len(frames) - 1, int((t + 0.4) * FPS))
+            k = k0 + int(np.argmax(diff[k0 - 1:k1]))
+            window = diff[k0 - 1:k1]
+            assert abs((k - 0.5) - t * FPS) <= 1.0, (row.path, e, k)
+            assert diff[k - 1] >= max(2 * np.median(window), 3.0), (row.path, e, diff[k - 1])
+            checked_visual += 1
+    assert checked_visual >= 5 and checked_audio > checked_visual
+
+
+def test_sparse_clips_make_no_sound_making_change_outside_their_events():
+    cfg = SynthConfig(duration_sec=4.0, size=SIZE)
+    for i in range(4):
+        clip = make_clip("sparse", 12, i, cfg)
+        visual_times = [e["t"] for e in clip.events if e["visual"]]
+        breaks = [b for layer in clip.scene.layers for b in state_breaks(layer, cfg.duration_sec, SIZE)]
+        # every discontinuity starts within one frame of a listed visual event, and each event has one
+        assert all(min(abs(b - t) for t in visual_times) <= 1 / FPS for b in breaks), (i, breaks, visual_times)
+        assert all(min(abs(b - t) for b in breaks) <= 1 / FPS for t in visual_times), (i, breaks, visual_times)
+        onsets = audio_onsets(clip.audio)
+        for x in onsets:   # every audio onset lies inside a listed event (with or without a picture)
+            assert any(e["t"] - 0.015 <= x <= e["t"] + e["dur"] + 0.02 for e in clip.events), (i, x)
+        for e in clip.events:
+            assert any(abs(x - e["t"]) <= 0.015 for x in onsets), (i, e)
+
+
+def _lagged_corr(x: np.ndarray, y: np.ndarray, lag: int) -> float:
+    if lag > 0:
+        x, y = x[lag:], y[:-lag]
+    elif lag < 0:
+        x, y = x[:lag], y[-lag:]
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def test_dense_mouth_motion_follows_the_audio_at_zero_lag_only(tmp_path):
+    cfg = SynthConfig(duration_sec=6.0, size=SIZE)
+    hop = int(SR / FPS)
+    far = []
+    for i in range(4):
+        row = write_clip(tmp_path, "dense", 3, i, cfg)
+        frames, audio = decoded(row.path, cfg.duration_sec)
+        padded = np.pad(audio, (hop // 2, hop))[:len(frames) * hop]
+        rms = np.sqrt((padded.reshape(len(frames), hop) ** 2).mean(1))     # centred on each frame
+        sound = np.abs(np.diff(rms))
+        motion = np.zeros(len(frames) - 1)
+        for e in row.events:
+            x0, y0, x1, y1 = (np.array(e["box"]) * SIZE).astype(int)
+            motion += np.abs(np.diff(frames[:, y0:y1 + 1, x0:x1 + 1], axis=0)).mean(axis=(1, 2, 3))
+        at0 = _lagged_corr(motion, sound, 0)
+        at1s = [_lagged_corr(motion, sound, lag) for lag in (-int(FPS), int(FPS))]
+        assert at0 > 0.4 and max(abs(c) for c in at1s) < at0 - 0.2, (i, at0, at1s)
+        far += at1s
+    assert abs(np.mean(far)) < 0.12, far
+
+
+def test_static_clips_have_one_frame_and_stationary_noise(tmp_path):
+    cfg = SynthConfig(duration_sec=4.0, size=SIZE)
+    for i in range(2):
+        clip = make_clip("static", 4, i, cfg)
+        assert (clip.frames == clip.frames[0]).all() and clip.events == []
+        blocks = np.sqrt((clip.audio[: len(clip.audio) // 4000 * 4000].reshape(-1, 4000) ** 2).mean(1))
+        assert blocks.max() / blocks.min() < 1.5, blocks                   # 250 ms levels within 3.5 dB
+        halves = np.split(clip.audio[:2 * 60 * 512], 2)                 # same spectrum in both halves
+        bands = [(np.abs(np.fft.rfft(h.reshape(-1, 512), axis=1))[:, 1:] ** 2).mean(0).reshape(16, 16).sum(1) for h in halves]
+        assert np.abs(10 * np.log10(bands[0] / bands[1])).max() < 2.0, bands
+        assert audio_onsets(clip.audio) == []
+        frames, _ = decoded(write_clip(tmp_path, "static", 4, i, cfg).path, cfg.duration_sec)
+        assert np.abs(frames - frames[0]).mean() < 1.0                      # only codec noise over time
+
+
+def test_clips_scale_with_size_and_boxes_lie_in_the_frame():
+    for size in (32, 80):
+        cfg = SynthConfig(duration_sec=1.5, size=size, fps=10.0, sample_rate=8000)
+        for kind in KINDS:
+            clip = make_clip(kind, 0, 3, cfg)
+            assert clip.frames.shape == (15, size, size, 3) and clip.frames.dtype == np.uint8
+            assert clip.audio.shape == (12000,) and clip.audio.dtype == np.float32
+            assert np.abs(clip.audio).max() <= 0.95 and clip.audio.std() > 1e-3
+            for e in clip.events:
+                assert e["box"] is None or (0 <= e["box"][0] < e["box"][2] <= 1 and 0 <= e["box"][1] < e["box"][3] <= 1)
+
+
+def test_splits_are_80_10_10_by_index():
+    splits = [split_of(i) for i in range(1000)]
+    assert (splits.count("train"), splits.count("val"), splits.count("test")) == (800, 100, 100)
+
+
+def test_cli_writes_a_manifest_resumes_and_refuses_mixed_settings(tmp_path, capsys):
+    out = tmp_path / "set"
+    args = ["synth", "sparse", "--n", "3", "--out", str(out), "--seed", "2", "--duration", "2", "--size", "32",
+            "--workers", "2"]
+    assert main(args) == 0
+    rows = read_manifest(out / "manifest.csv")
+    assert [r.split for r in rows] == ["train"] * 3 and all(r.kind == "sparse" and r.duration_sec == 2.0 for r in rows)
+    assert all(1 <= len([e for e in r.events if e["visual"]]) <= 3 for r in rows)
+    first = (out / "sparse_000000.mp4").stat().st_mtime_ns
+    assert main(args[:3] + ["4"] + args[4:]) == 0                      # one more clip; the others are kept
+    assert (out / "sparse_000000.mp4").stat().st_mtime_ns == first and len(read_manifest(out / "manifest.csv")) == 4
+    assert main(args[:-4] + ["--size", "48", "--workers", "1"]) == 2   # other settings, same folder
+    assert "other settings" in capsys.readouterr().err
+    assert len(read_manifest(out / "manifest.csv")) == 4
