@@ -172,7 +172,7 @@ class Calibration:
     temperature: float = 1.0
     refine: str = "parabolic"
     min_confidence: float = 0.2      # below this calibrated confidence a file is not synchronisable
-    min_motion: float = 1e-3         # mean |frame difference| (0..1) below which a window is "still"
+    min_motion: float = 1e-4         # mean |frame difference| (0..1) below which a window is "still"
     min_audio_peak: float = 1e-4     # peak |sample| below which a window is "silent"
     fitted: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -220,7 +220,7 @@ def fit_temperature(scores: torch.Tensor, targets: torch.Tensor, steps: int = 20
         return loss
 
     opt.step(closure)
-    return float(log_t.exp().clamp(0.05, 100.0))
+    return float(log_t.detach().exp().clamp(0.05, 100.0))
 
 
 def reliability(confidence: Sequence[float], correct: Sequence[bool], bins: int = 10) -> dict[str, Any]:
@@ -285,7 +285,8 @@ class ModelEstimator:
 def window_starts(duration_sec: float, window_sec: float, stride_sec: float, fps: float = 25.0,
                   t0: float = 0.0) -> list[float]:
     """Starts of windows of ``window_sec`` every ``stride_sec`` over ``[t0, t0 + duration_sec]``,
-    snapped to frames; a last window ending at the end is added when the stride leaves a gap."""
+    snapped to frames; the last window ends at the end (added, or the last one moved when the gap
+    is under half a stride)."""
     if stride_sec <= 0 or window_sec <= 0:
         raise UsageError("window and stride must be > 0")
     last = math.floor((duration_sec - window_sec) * fps + 1e-6) / fps
@@ -293,8 +294,11 @@ def window_starts(duration_sec: float, window_sec: float, stride_sec: float, fps
         return []
     n = int(math.floor(last / stride_sec + 1e-9)) + 1
     starts = [math.floor(i * stride_sec * fps + 1e-6) / fps for i in range(n)]
-    if last - starts[-1] > 0.5 / fps:
+    gap = last - starts[-1]
+    if gap > stride_sec / 2:
         starts.append(last)
+    elif gap > 0.5 / fps and len(starts) > 1:
+        starts[-1] = last  # a small remainder: move the last window to end at the end
     return [round(t0 + s, 6) for s in starts]
 
 
@@ -449,34 +453,36 @@ class SyncChecker:
         end = min(v.start_sec + v.duration_sec, a.start_sec + a.duration_sec, info.duration_sec)
         return start, end - start
 
-    def _load(self, path: str, start: float, window: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def _load(self, path: str, start: float, window: float, audio_offset: float) -> tuple[torch.Tensor, torch.Tensor]:
         from avsync.data.datasets import ClipSpec, load_example
 
         e = self.estimator
         spec = ClipSpec(window, e.fps, e.sample_rate, e.frame_size, e.grid, e.resize)
-        item = load_example(Crop(path, 0.0, start), spec, 0)
+        item = load_example(Crop(path, audio_offset, start), spec, 0)
         return item["video"], item["audio"]
 
-    def _read(self, path: str, starts: Sequence[float], window: float) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _read(self, path: str, starts: Sequence[float], window: float, audio_offset: float
+              ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Decoded windows in order; up to ``workers`` threads read ahead (bounded prefetch)."""
         if self.workers == 0:
             for s in starts:
-                yield self._load(path, s, window)
+                yield self._load(path, s, window, audio_offset)
             return
         ahead = max(self.workers, self.batch_size) * 2
         with ThreadPoolExecutor(self.workers) as pool:
-            pending = deque(pool.submit(self._load, path, s, window) for s in starts[:ahead])
+            pending = deque(pool.submit(self._load, path, s, window, audio_offset) for s in starts[:ahead])
             rest = iter(starts[ahead:])
             while pending:
                 item = pending.popleft().result()
                 nxt = next(rest, None)
                 if nxt is not None:
-                    pending.append(pool.submit(self._load, path, nxt, window))
+                    pending.append(pool.submit(self._load, path, nxt, window, audio_offset))
                 yield item
 
-    def score_windows(self, path: str | os.PathLike, starts: Sequence[float], window: float
-                      ) -> tuple[torch.Tensor, list[tuple[float, float]]]:
-        """Raw logits ``(W, C)`` of the windows at ``starts`` and each one's (motion, audio peak)."""
+    def score_windows(self, path: str | os.PathLike, starts: Sequence[float], window: float,
+                      audio_offset: float = 0.0) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+        """Raw logits ``(W, C)`` of the windows at ``starts`` and each one's (motion, audio peak);
+        ``audio_offset`` reads the audio that much later (simulates a file whose audio is that far ahead)."""
         path = str(path)
         logits, evidence, batch = [], [], []
 
@@ -486,7 +492,7 @@ class SyncChecker:
             logits.append(self.estimator.scores(video, audio))
             batch.clear()
 
-        for video, audio in self._read(path, list(starts), window):
+        for video, audio in self._read(path, list(starts), window, audio_offset):
             evidence.append(window_evidence(video, audio))
             batch.append((video, audio))
             if len(batch) == self.batch_size:
@@ -631,3 +637,178 @@ def mean_desync(results: Sequence[DesyncResult]) -> float | None:
     """Mean DeSync over the clips that were checked."""
     vals = [r.desync_sec for r in results if r.desync_sec is not None]
     return sum(vals) / len(vals) if vals else None
+
+
+# --------------------------------------------------------------------------------------------------
+# calibration and measurement on a labelled split: files with a known offset, simulated by reading
+# each window's audio ``offset`` later (exactly what a file whose audio is that far ahead gives)
+
+
+@dataclass
+class SimRecord:
+    """One simulated file: its true offset, the raw log-probabilities of its usable windows."""
+
+    path: str
+    kind: str
+    true_sec: float
+    target: int
+    raw: torch.Tensor            # (usable windows, C) log_softmax of the logits
+    starts: list[float]
+    window: float
+
+
+def simulate(checker: SyncChecker, sources: Sequence[Any], per_clip: int = 4, seed: int = 0,
+             window: float | None = None, stride: float | None = None,
+             progress: Callable[[], None] | None = None) -> tuple[list[SimRecord], list[str]]:
+    """Check every source ``per_clip`` times at offsets drawn uniformly over the grid's range
+    (continuous, not snapped to classes). Returns the records and one line per failed source."""
+    import random
+
+    rng = random.Random(seed)
+    grid, fps = checker.grid, checker.estimator.fps
+    window = float(window or checker.estimator.window_sec)
+    stride = float(stride or window / 2)
+    records, failed = [], []
+    for src in sources:
+        try:
+            t0, length = checker.span(src.path)
+            for _ in range(per_clip):
+                o = round(rng.uniform(-grid.max_sec, grid.max_sec), 4)
+                lo, hi = max(0.0, -o) + 1e-3, length - max(0.0, o) - 1e-3
+                starts = window_starts(hi - lo, window, stride, fps, t0 + lo)
+                if not starts:
+                    raise TooShortError(src.path, f"{length:.2f} s is too short for a {window:g} s window at {o:+.2f} s")
+                logits, evidence = checker.score_windows(src.path, starts, window, audio_offset=o)
+                keep = [i for i, (m, p) in enumerate(evidence) if _is_usable(checker.calibration, m, p) is None]
+                records.append(SimRecord(src.path, getattr(src, "kind", ""), o, grid.to_class(o),
+                                         torch.log_softmax(logits[keep].double(), -1), [starts[i] for i in keep],
+                                         window))
+        except AvsyncError as e:
+            failed.append(str(e))
+        if progress:
+            progress()
+    return records, failed
+
+
+def _posteriors(records: Sequence[SimRecord], temperature: float) -> list[torch.Tensor]:
+    return [posterior(r.raw, r.starts, r.window, temperature) for r in records]
+
+
+def fit_calibration(records: Sequence[SimRecord], grid: OffsetGrid, base: Calibration | None = None) -> Calibration:
+    """Fit the temperature (NLL of the true class over the files' combined scores) and pick the
+    refinement with the lowest median absolute error; records without usable windows are left out."""
+    base = base or Calibration()
+    usable = [r for r in records if r.raw.shape[0]]
+    if not usable:
+        raise UsageError("no usable records to calibrate on (silent or still clips only?)")
+    scores = torch.stack([combine(r.raw, r.starts, r.window) for r in usable])
+    targets = torch.tensor([r.target for r in usable])
+    temperature = fit_temperature(scores, targets)
+    posts = _posteriors(usable, temperature)
+    errors = {m: _median([abs(refine_offset(p, grid, m) - r.true_sec) for p, r in zip(posts, usable)])
+              for m in REFINE_METHODS}
+    best = min(errors, key=errors.get)
+    fitted = {"records": len(usable), "median_abs_error_ms": {m: round(e * 1000, 1) for m, e in errors.items()}}
+    return replace(base, temperature=round(temperature, 4), refine=best, fitted=fitted)
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(torch.tensor(list(values), dtype=torch.float64).median()) if values else float("nan")
+
+
+def measure(records: Sequence[SimRecord], grid: OffsetGrid, cal: Calibration) -> dict[str, Any]:
+    """Accuracy, sub-class error, calibration and synchronisability of simulated files, overall and
+    per kind: ``acc1`` (class right), ``acc1_pm1`` (within one class), ``median_abs_error_ms``
+    (refined offset; ``_class`` for the class centre alone), ``ece`` and the reliability table;
+    ``synchronisable`` is the fraction of files the checker would answer for."""
+    def stats(rs: Sequence[SimRecord]) -> dict[str, Any]:
+        usable = [r for r in rs if r.raw.shape[0]]
+        posts = _posteriors(usable, cal.temperature)
+        conf = [float(p.exp().max()) for p in posts]
+        pred = [int(p.argmax()) for p in posts]
+        ok = [k == r.target for k, r in zip(pred, usable)]
+        sync = [c >= cal.min_confidence for c in conf]
+        err = [abs(refine_offset(p, grid, cal.refine) - r.true_sec) for p, r in zip(posts, usable)]
+        err_cls = [abs(grid.to_seconds(k) - r.true_sec) for k, r in zip(pred, usable)]
+        n = max(1, len(usable))
+        table = reliability(conf, ok)
+        return {"files": len(rs), "usable": len(usable),
+                "acc1": sum(ok) / n, "acc1_pm1": sum(abs(k - r.target) <= 1 for k, r in zip(pred, usable)) / n,
+                "median_abs_error_ms": round(_median(err) * 1000, 1),
+                "median_abs_error_ms_class": round(_median(err_cls) * 1000, 1),
+                "ece": round(table["ece"], 4),
+                "synchronisable": (sum(sync) / len(rs)) if rs else 0.0,
+                "acc1_synchronisable": (sum(o for o, s in zip(ok, sync) if s) / max(1, sum(sync))),
+                "reliability": table}
+
+    kinds = sorted({r.kind for r in records})
+    return {"all": stats(records), **{f"kind:{k}": stats([r for r in records if r.kind == k])
+                                       for k in kinds if k and len(kinds) > 1}}
+
+
+# --------------------------------------------------------------------------------------------------
+# explanation: where the model looked
+
+
+def attention_maps(attention: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The last layer's attention of one example as a visual map ``(t, h, w)`` and an audio map
+    ``(f, t_a)`` (None when the model has none), each scaled to a maximum of 1. SparseSync: the mean
+    over selectors; AVST: the CLS token's attention (AVST-dec: its cross-attention row)."""
+    if "visual_selectors" in attention:
+        vis = attention["visual_selectors"][0, -1].float().mean(0)
+        aud = attention["audio_selectors"][0, -1].float().mean(0)
+    elif "decoder_cross" in attention:
+        vis, aud = attention["decoder_cross"][0, -1, 0].float(), None
+    elif "cls_to_visual" in attention:
+        vis = attention["cls_to_visual"][0, -1].float()
+        f = attention["audio_grid"][0]
+        aud = attention["cls_to_audio"][0, -1].float()[None].expand(f, -1) if "cls_to_audio" in attention else None
+    else:
+        raise UsageError(f"this model returns no attention maps I know ({', '.join(attention)})")
+
+    def unit(x: torch.Tensor) -> torch.Tensor:
+        x = x - x.min()
+        return x / x.max().clamp_min(1e-12)
+
+    return unit(vis), None if aud is None else unit(aud)
+
+
+def explain(checker: SyncChecker, path: str | os.PathLike, out: str | os.PathLike, start: float | None = None,
+            window: float | None = None, frames: int = 8) -> dict[str, Any]:
+    """Write a PNG of the model's attention over ``frames`` frames of one window (default: the most
+    confident usable window of the file) and over its spectrogram; returns what was shown."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from avsync.features import log_spectrogram
+    from avsync.plots import explain_plot
+
+    est = checker.estimator
+    if not isinstance(est, ModelEstimator):
+        raise UsageError("explain needs a learned model (the xcorr baseline has no attention)")
+    window = float(window or est.window_sec)
+    if start is None:
+        r = checker.check(path, window)
+        best = max(r.per_window, key=lambda w: (w.usable, w.confidence))
+        start = best.start_sec
+    video, audio = checker._load(str(path), float(start), window, 0.0)
+    with torch.inference_mode():
+        o = est.model(video[None].to(est.device), audio[None].to(est.device), return_attention=True)
+    logp = torch.log_softmax(o.logits[0].double().cpu() / checker.calibration.temperature, -1)
+    vis, aud = attention_maps(o.attention)
+    n, (h, w) = video.shape[0], video.shape[-2:]
+    idx = np.linspace(0, n - 1, max(1, frames)).round().astype(int)
+    t_idx = (idx * vis.shape[0] // n).clip(0, vis.shape[0] - 1)
+    heat = F.interpolate(vis.cpu()[t_idx][:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
+    spec = log_spectrogram(audio[None], est.model.config.n_fft, est.model.config.hop)[0, 0]
+    aheat = None if aud is None else F.interpolate(aud.cpu()[None, None], size=spec.shape, mode="bilinear",
+                                                   align_corners=False)[0, 0].numpy()
+    offset = refine_offset(logp, checker.grid, checker.calibration.refine)
+    conf = float(logp.exp().max())
+    pics = (video[idx].permute(0, 2, 3, 1) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+    times = [float(start) + i / est.fps for i in idx]
+    title = (f"{Path(path).name}  window {start:.2f}-{start + window:.2f} s  offset {offset:+.2f} s "
+             f"(confidence {conf:.2f})  top: where the model looked; bottom: what it listened to")
+    explain_plot(pics, heat.numpy(), spec.numpy(), aheat, times, out, title)
+    return {"path": str(path), "start_sec": float(start), "end_sec": float(start) + window, "offset_sec": round(offset, 4),
+            "confidence": round(conf, 4), "out": str(out)}

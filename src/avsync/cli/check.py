@@ -1,0 +1,502 @@
+"""The sync checker's commands: ``check``, ``timeline``, ``fix``, ``desync``, ``explain``, ``demo`` and
+``calibrate``. A thin layer over :mod:`avsync.inference`; torch loads only inside the commands.
+
+Exit status: 0 when every input was checked, 1 when any input failed, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from avsync.errors import AvsyncError, UsageError
+
+if TYPE_CHECKING:
+    from avsync.inference import CheckResult, SyncChecker
+
+FORMATS = ("table", "json", "jsonl", "csv")
+DEMO_SHIFTS = (-1.2, -0.4, 0.0, 0.6, 1.4)
+
+
+# --------------------------------------------------------------------------------------------------
+# shared arguments and helpers
+
+
+def _model_args(p: argparse.ArgumentParser, windows: bool = True) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default=None, metavar="NAME|PATH",
+                   help="shipped model name or .safetensors path (default: the shipped default model)")
+    g.add_argument("--method", choices=["model", "xcorr"], default="model",
+                   help="'model' (learned, default) or 'xcorr' (training-free cross-correlation baseline)")
+    g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    g.add_argument("--batch-size", type=int, default=8, metavar="B", help="windows per forward pass (default: 8)")
+    g.add_argument("--workers", type=int, default=2, metavar="K",
+                   help="threads decoding windows ahead of the model (default: 2; 0 = none)")
+    if windows:
+        g.add_argument("--window", type=float, default=None, metavar="SEC",
+                       help="window length in seconds (default: the model's, 5 s for the shipped one)")
+        g.add_argument("--stride", type=float, default=None, metavar="SEC",
+                       help="seconds between window starts (default: half a window; timeline: a fifth)")
+
+
+def load_checker(args: argparse.Namespace) -> "SyncChecker":
+    """The checker the arguments ask for."""
+    import avsync
+
+    if args.batch_size < 1 or args.workers < 0:
+        raise UsageError("--batch-size must be >= 1 and --workers >= 0")
+    if getattr(args, "window", None) is not None and args.window <= 0:
+        raise UsageError("--window must be > 0")
+    if getattr(args, "stride", None) is not None and args.stride <= 0:
+        raise UsageError("--stride must be > 0")
+    if args.method == "xcorr" and args.model not in (None, "xcorr"):
+        raise UsageError("--method xcorr uses no model: drop --model")
+    name = "xcorr" if args.method == "xcorr" else args.model
+    return avsync.load_model(name, device=args.device, batch_size=args.batch_size, workers=args.workers)
+
+
+def expand_paths(specs: Sequence[str]) -> list[str]:
+    """Files named, videos under folders (recursive, by extension), and glob matches; order kept,
+    duplicates dropped. A name that matches nothing is kept, so it gets its own error record."""
+    from avsync.data.datasets import VIDEO_EXTENSIONS
+
+    out: list[str] = []
+    for spec in specs:
+        p = Path(spec)
+        if p.is_dir():
+            out += sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
+        elif not p.exists() and glob.has_magic(spec):
+            for m in sorted(glob.glob(spec, recursive=True)):
+                out += expand_paths([m]) if Path(m).is_dir() else [m]
+        else:
+            out.append(spec)
+    seen: set[str] = set()
+    return [x for x in out if not (os.path.abspath(x) in seen or seen.add(os.path.abspath(x)))]
+
+
+def _progress(total: int, what: str) -> Any:
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    console = Console(stderr=True)
+    bar = Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn(), TextColumn("{task.fields[name]}"), console=console,
+                   disable=total <= 1 or not console.is_terminal)
+    return bar
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=1))
+
+
+# --------------------------------------------------------------------------------------------------
+# check
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check files, folders and globs; one record per input; resumable with --out."""
+    from avsync.writers import open_writer, path_key, verdict
+
+    paths = expand_paths(args.paths)
+    if not paths:
+        raise UsageError(f"no video files under {' '.join(args.paths)}")
+    checker = load_checker(args)
+    writer = open_writer(args.format, args.out)
+    done = writer.done()
+    todo = [p for p in paths if path_key(p) not in done]
+    if len(todo) < len(paths):
+        _err(f"avsync: {len(paths) - len(todo)} file(s) already in {args.out}: skipped")
+    counts: dict[str, int] = {}
+    failures: list[str] = []
+    with writer, _progress(len(todo), "checking") as bar:
+        task = bar.add_task("check", total=len(todo), name="")
+        for path in todo:
+            bar.update(task, name=Path(path).name)
+            r = checker.safe(checker.check, path, window=args.window, stride=args.stride)
+            writer.write(r)
+            v = verdict(r)
+            counts[v] = counts.get(v, 0) + 1
+            if r.error:
+                failures.append(r.error)
+            bar.advance(task)
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+    _err(f"avsync: checked {len(todo)} file(s)" + (f": {summary}" if summary else "")
+         + (f" (records in {args.out})" if args.out else ""))
+    for f in failures:
+        _err(f"avsync: error: {f}")
+    return 1 if failures else 0
+
+
+# --------------------------------------------------------------------------------------------------
+# timeline
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    """Offset distribution and confidence over time, drift and no-evidence stretches."""
+    from avsync.plots import timeline_plot
+
+    checker = load_checker(args)
+    tl = checker.timeline(args.video, window=args.window, stride=args.stride)
+    if args.plot:
+        timeline_plot(tl, args.plot, checker.calibration.min_confidence)
+    if args.format == "json":
+        _print_json(tl.to_dict())
+    else:
+        _timeline_table(tl)
+    if args.plot:
+        _err(f"avsync: timeline plot written to {args.plot}")
+    return 0
+
+
+def _timeline_table(tl: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    r, console = tl.result, Console()
+    head = (f"{r.path}: offset {r.offset_sec:+.3f} s, confidence {r.confidence:.2f}" if r.offset_sec is not None
+            else f"{r.path}: no answer ({r.reason})")
+    drift = (f"drift: yes, {len(tl.segments)} segments" if tl.drift else "drift: none") + (
+        f" (fitted slope {tl.drift_ms_per_min:+.0f} ms/min)" if tl.drift_ms_per_min is not None else "")
+    console.print(head)
+    console.print(drift)
+    seg = Table(title="segments of constant offset")
+    for c in ("from s", "to s", "offset s", "confidence", "windows"):
+        seg.add_column(c, justify="right")
+    for s in tl.segments:
+        seg.add_row(f"{s.start_sec:.2f}", f"{s.end_sec:.2f}", f"{s.offset_sec:+.3f}", f"{s.confidence:.2f}", str(s.windows))
+    console.print(seg)
+    for st in tl.no_evidence:
+        console.print(f"no evidence {st['start_sec']:.2f}-{st['end_sec']:.2f} s: {st['reason']}")
+    win = Table(title="windows")
+    for c in ("start s", "end s", "offset s", "confidence", "note"):
+        win.add_column(c, justify="right")
+    for w in r.per_window:
+        win.add_row(f"{w.start_sec:.2f}", f"{w.end_sec:.2f}", f"{w.offset_sec:+.3f}", f"{w.confidence:.2f}", w.reason or "")
+    console.print(win)
+
+
+# --------------------------------------------------------------------------------------------------
+# fix
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    """Delay the audio by the measured (or given) offset; video stream-copied; never over the input."""
+    from avsync.media import shift_audio
+
+    src, dst = Path(args.video), Path(args.output)
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise UsageError(f"{dst}: refusing to write over the input; choose another -o")
+    measured = None
+    if args.offset is None:
+        checker = load_checker(args)
+        measured = checker.check(src, window=args.window, stride=args.stride)
+        if not measured.synchronisable:
+            raise AvsyncError(f"{src}: not synchronisable ({measured.reason}); nothing fixed "
+                              f"(give --offset to shift it anyway)")
+        offset = float(measured.offset_sec)
+    else:
+        offset = float(args.offset)
+    shift_audio(src, dst, -offset)
+    out = {"path": str(src), "out": str(dst), "offset_sec": round(offset, 4), "measured": measured is not None,
+           "confidence": None if measured is None else round(measured.confidence, 4)}
+    if args.format == "json":
+        _print_json(out)
+    else:
+        how = f"measured, confidence {measured.confidence:.2f}" if measured else "given"
+        print(f"{src}: audio was {offset:+.3f} s ({how}); delayed it by {offset:+.3f} s -> {dst}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# desync
+
+
+def cmd_desync(args: argparse.Namespace) -> int:
+    """DeSync per clip (|offset| of the first and last window, averaged) and overall."""
+    from avsync.inference import mean_desync
+
+    paths = expand_paths(args.paths)
+    if not paths:
+        raise UsageError(f"no video files under {' '.join(args.paths)}")
+    checker = load_checker(args)
+    results = []
+    with _progress(len(paths), "desync") as bar:
+        task = bar.add_task("desync", total=len(paths), name="")
+        for p in paths:
+            bar.update(task, name=Path(p).name)
+            results.append(checker.safe(checker.desync, p, window=args.window))
+            bar.advance(task)
+    overall = mean_desync(results)
+    failed = [r for r in results if r.error]
+    if args.format == "json":
+        _print_json({"clips": [r.to_dict() for r in results], "checked": len(results) - len(failed),
+                     "failed": len(failed), "desync_sec": None if overall is None else round(overall, 4),
+                     "window_sec": args.window or checker.estimator.window_sec, "method": checker.name})
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title="DeSync: |offset| of the first and last window (seconds)")
+        for c in ("clip", "first", "last", "desync"):
+            t.add_column(c, justify="left" if c == "clip" else "right")
+        for r in results:
+            if r.error:
+                t.add_row(r.path, "", "", f"[red]{r.error}[/red]")
+            else:
+                t.add_row(r.path, f"{r.first_sec:.3f}", f"{r.last_sec:.3f}", f"{r.desync_sec:.3f}")
+        Console().print(t)
+        print(f"DeSync over {len(results) - len(failed)} clip(s): " + ("n/a" if overall is None else f"{overall:.3f} s"))
+    for r in failed:
+        _err(f"avsync: error: {r.error}")
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------------------------------
+# explain
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Heat-maps of where the model looked, over frames of one window (and over the spectrogram)."""
+    from avsync.inference import explain
+
+    if args.method == "xcorr":
+        raise UsageError("explain needs a learned model (the xcorr baseline has no attention)")
+    checker = load_checker(args)
+    info = explain(checker, args.video, args.out, start=args.start, window=args.window, frames=args.frames)
+    if args.format == "json":
+        _print_json(info)
+    else:
+        print(f"{args.video}: window {info['start_sec']:.2f}-{info['end_sec']:.2f} s, offset {info['offset_sec']:+.3f} s "
+              f"(confidence {info['confidence']:.2f}); heat-map written to {info['out']}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# demo
+
+
+def examples_dir() -> Path:
+    """The shipped example clips: ``examples/`` of a source checkout, else the package's assets."""
+    import avsync
+
+    pkg = Path(avsync.__file__).resolve().parent
+    for d in (pkg.parents[1] / "examples", pkg / "assets" / "examples"):
+        if d.is_dir() and any(d.glob("*.mp4")):
+            return d
+    raise AvsyncError("no example clips found (examples/ of the source tree)")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Shift the example clips by known offsets and print predicted vs true offsets."""
+    import tempfile
+
+    from avsync.media import shift_audio
+
+    folder = Path(args.examples) if args.examples else examples_dir()
+    clips = sorted(folder.glob("*.mp4"))
+    if not clips:
+        raise UsageError(f"{folder}: no .mp4 clips")
+    checker = load_checker(args)
+    shifts = [float(s) for s in args.shifts]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="avsync-demo-") as tmp, _progress(len(clips) * len(shifts), "demo") as bar:
+        task = bar.add_task("demo", total=len(clips) * len(shifts), name="")
+        for clip in clips:
+            for s in shifts:
+                bar.update(task, name=f"{clip.name} {s:+.1f} s")
+                shifted = Path(tmp) / f"{clip.stem}_{s:+.1f}.mp4"
+                try:
+                    shift_audio(clip, shifted, s)
+                    r = checker.check(shifted, window=args.window, stride=args.stride)
+                except AvsyncError as e:
+                    rows.append({"clip": clip.name, "true_sec": s, "error": str(e)})
+                else:
+                    rows.append({"clip": clip.name, "true_sec": s, "predicted_sec": r.offset_sec,
+                                 "confidence": r.confidence, "synchronisable": r.synchronisable,
+                                 "error_sec": None if r.offset_sec is None else round(r.offset_sec - s, 3)})
+                bar.advance(task)
+    _demo_report(rows, args.format, checker.name)
+    return 1 if any("error" in r for r in rows) else 0
+
+
+def _demo_report(rows: list[dict[str, Any]], fmt: str, method: str) -> None:
+    answered = [r for r in rows if r.get("error_sec") is not None]
+    close = [r for r in answered if abs(r["error_sec"]) <= 0.1]
+    summary = {"method": method, "cases": len(rows), "answered": len(answered), "within_0.1s": len(close)}
+    if fmt == "json":
+        _print_json({"rows": rows, **summary})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"avsync demo ({method}): example clips shifted by known offsets (> 0: audio ahead)")
+    for c in ("clip", "true s", "predicted s", "error s", "confidence", ""):
+        t.add_column(c, justify="left" if c == "clip" else "right")
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["clip"], f"{r['true_sec']:+.2f}", "", "", "", f"[red]{r['error']}[/red]")
+        elif r["predicted_sec"] is None:
+            t.add_row(r["clip"], f"{r['true_sec']:+.2f}", "-", "", "", "not synchronisable")
+        else:
+            ok = abs(r["error_sec"]) <= 0.1
+            mark = "[green]ok[/green]" if ok else "[red]off[/red]"
+            if not r["synchronisable"]:
+                mark += " (low confidence)"
+            t.add_row(r["clip"], f"{r['true_sec']:+.2f}", f"{r['predicted_sec']:+.3f}", f"{r['error_sec']:+.3f}",
+                      f"{r['confidence']:.2f}", mark)
+    Console().print(t)
+    print(f"{len(close)}/{len(rows)} within 0.1 s of the true offset")
+
+
+# --------------------------------------------------------------------------------------------------
+# calibrate
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Fit the temperature and refinement on one split, measure on another, write the calibration."""
+    import avsync
+    from avsync.data.datasets import load_sources
+    from avsync.inference import Calibration, calibration_path, fit_calibration, measure, simulate
+    from avsync.plots import reliability_plot
+
+    checker = load_checker(args)
+    val = load_sources(args.data, split=args.fit_split)[: args.max_clips]
+    test = load_sources(args.data, split=args.test_split)[: args.max_clips]
+    if not val or not test:
+        raise UsageError(f"{args.data}: needs clips in the splits {args.fit_split!r} and {args.test_split!r}")
+    base = Calibration(min_confidence=args.min_confidence)
+    checker.calibration = base
+
+    def run(sources: list, seed: int, what: str) -> list:
+        with _progress(len(sources), what) as bar:
+            task = bar.add_task(what, total=len(sources), name="")
+            recs, failed = simulate(checker, sources, args.per_clip, seed, args.window, args.stride,
+                                    progress=lambda: bar.advance(task))
+        for f in failed:
+            _err(f"avsync: skipped {f}")
+        return recs
+
+    fit_recs = run(val, args.seed, f"fitting on {args.fit_split}")
+    cal = fit_calibration(fit_recs, checker.grid, base)
+    test_recs = run(test, args.seed + 1, f"measuring on {args.test_split}")
+    before, after = measure(test_recs, checker.grid, base), measure(test_recs, checker.grid, cal)
+    cal = Calibration(**{**cal.__dict__, "fitted": {
+        **cal.fitted, "data": str(args.data), "fit_split": args.fit_split, "per_clip": args.per_clip,
+        "test_split": args.test_split, "test_ece_before": before["all"]["ece"], "test_ece": after["all"]["ece"],
+        "test_acc1": round(after["all"]["acc1"], 4), "test_median_abs_error_ms": after["all"]["median_abs_error_ms"]}})
+    if args.out:
+        out = Path(args.out)
+    elif checker.name == "xcorr":
+        out = avsync.MODEL_DIR / "xcorr.calibration.json"
+    else:
+        out = calibration_path(avsync._resolve(args.model))
+    cal.save(out)
+    report = {"method": checker.name, "calibration": str(out), "temperature": cal.temperature, "refine": cal.refine,
+              "before": before, "after": after}
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
+    if args.plot:
+        reliability_plot(after["all"]["reliability"], args.plot, before=before["all"]["reliability"],
+                         title=f"{checker.name}: {args.test_split} split, {after['all']['usable']} files")
+    a = after["all"]
+    print(f"{checker.name}: temperature {cal.temperature:.3f}, refine {cal.refine} -> {out}")
+    print(f"{args.test_split}: {a['usable']} files, acc@1 {a['acc1']:.3f}, within 1 class {a['acc1_pm1']:.3f}, "
+          f"median |error| {a['median_abs_error_ms']:.0f} ms (class centre only: {a['median_abs_error_ms_class']:.0f} ms), "
+          f"ECE {before['all']['ece']:.3f} -> {a['ece']:.3f}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# registration
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add check, timeline, fix, desync, explain, demo and calibrate."""
+    p = subparsers.add_parser(
+        "check", help="measure the audio-video offset of files, folders or globs",
+        description="Slide the model's window over every file, combine the windows into one offset per "
+                    "file (> 0: audio ahead of the picture) with a calibrated confidence. Exit status: "
+                    "0 all checked, 1 some input failed, 2 usage error.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="video files, folders (recursive) or globs")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    p.add_argument("--out", metavar="FILE", help="write records here; an existing file is resumed (its files are skipped)")
+    _model_args(p)
+    p.set_defaults(func=cmd_check)
+
+    p = subparsers.add_parser("timeline", help="offset and confidence over time: drift and stretches without evidence",
+                              description="Windows every --stride seconds (default: a fifth of the window); "
+                                          "segments of constant offset (drift when more than one) and stretches "
+                                          "without evidence (silent, still or low confidence).")
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("--plot", metavar="PNG", help="write the heat-map of class probabilities over time")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    _model_args(p)
+    p.set_defaults(func=cmd_timeline)
+
+    p = subparsers.add_parser("fix", help="delay the audio by the measured (or given) offset",
+                              description="Write OUT with the audio delayed by the offset (measured unless "
+                                          "--offset is given); video stream-copied; never writes over the input.")
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("-o", "--output", required=True, metavar="OUT")
+    p.add_argument("--offset", type=float, default=None, metavar="SEC",
+                   help="the file's offset (> 0: audio ahead) instead of measuring it")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    _model_args(p)
+    p.set_defaults(func=cmd_fix)
+
+    p = subparsers.add_parser("desync", help="DeSync score for video-to-audio generation (first and last window)",
+                              description="Per clip: |offset| of the first and of the last window, averaged; "
+                                          "overall: the mean over clips (as in video-to-audio generation papers).")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    _model_args(p)
+    p.set_defaults(func=cmd_desync)
+
+    p = subparsers.add_parser("explain", help="heat-maps of where the model looked",
+                              description="Attention of the model's selectors (or AVST's cross-attention) over "
+                                          "frames of one window and over its spectrogram, as a PNG.")
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("--out", required=True, metavar="PNG")
+    p.add_argument("--start", type=float, default=None, metavar="SEC",
+                   help="window start (default: the most confident window)")
+    p.add_argument("--frames", type=int, default=8, help="frames to show (default: 8)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    _model_args(p)
+    p.set_defaults(func=cmd_explain)
+
+    p = subparsers.add_parser("demo", help="check the shipped example clips at known shifts",
+                              description="Shift every example clip by known offsets (in a temporary folder) "
+                                          "and print predicted against true offsets.")
+    p.add_argument("--examples", metavar="DIR", help="folder of .mp4 clips (default: the shipped examples)")
+    p.add_argument("--shifts", type=float, nargs="+", default=list(DEMO_SHIFTS), metavar="SEC")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    _model_args(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = subparsers.add_parser("calibrate", help="fit the confidence calibration of a model on a labelled split",
+                              description="Simulate files at random offsets from one split (default val), fit "
+                                          "the temperature and the sub-class refinement, measure on another "
+                                          "split (default test), write <model>.calibration.json.")
+    p.add_argument("--data", required=True, metavar="MANIFEST", help="manifest CSV (path, split, kind)")
+    p.add_argument("--fit-split", default="val")
+    p.add_argument("--test-split", default="test")
+    p.add_argument("--per-clip", type=int, default=4, help="offsets drawn per clip (default: 4)")
+    p.add_argument("--max-clips", type=int, default=None, help="use at most this many clips per split")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--min-confidence", type=float, default=0.2,
+                   help="confidence under which a file is reported not synchronisable (default: 0.2)")
+    p.add_argument("--out", metavar="JSON", help="calibration file (default: beside the model's weights)")
+    p.add_argument("--report", metavar="JSON", help="write the measurements here")
+    p.add_argument("--plot", metavar="PNG", help="write the reliability diagram here")
+    _model_args(p)
+    p.set_defaults(func=cmd_calibrate)

@@ -1,0 +1,57 @@
+"""Tiny clips with a known audio-visual offset for the checker's tests: a small square flashes at
+irregular times (then fades) and a noise burst sounds at the same times shifted by the offset (> 0: the sound
+comes earlier, audio ahead). Written with ``avsync.media.write_video``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+FPS, SR = 25, 16000
+
+
+def event_times(seconds: float, seed: int = 0, gap: tuple[float, float] = (0.45, 1.3)) -> list[float]:
+    """Irregular event times (no period a cross-correlation could lock onto)."""
+    rng = np.random.default_rng(seed)
+    t, out = 0.3, []
+    while t < seconds - 0.3:
+        out.append(round(float(t), 3))
+        t += rng.uniform(*gap)
+    return out
+
+
+def make_clip(path: str | Path, seconds: float = 10.0, offset: float = 0.0, seed: int = 0,
+              size: tuple[int, int] = (72, 96), change_at: float | None = None, offset2: float = 0.0,
+              still: bool = False, silent: bool = False) -> Path:
+    """Write a clip whose audio is ``offset`` s ahead of the picture (``offset2`` for events after
+    ``change_at``). ``still``: no flashes (one still picture); ``silent``: digital silence."""
+    rng = np.random.default_rng(seed + 1000)
+    n, h, w = int(round(seconds * FPS)), *size
+    frames = np.full((n, h, w, 3), 70, np.uint8)
+    frames[:, :, : w // 2] = 110  # a still background with an edge
+    audio = (rng.standard_normal(int(seconds * SR)) * 0.003).astype(np.float32)
+    burst = (rng.standard_normal(int(0.03 * SR)) * np.exp(-np.arange(int(0.03 * SR)) / 120)).astype(np.float32)
+    cy, cx, r = h // 2, w // 2, max(4, h // 8)
+    for t in event_times(seconds, seed):
+        o = offset2 if change_at is not None and t >= change_at else offset
+        if not still:
+            i = int(round(t * FPS))
+            for k, level in enumerate((250, 190, 150, 120, 95, 80)):  # a flash that fades out
+                if i + k < n:
+                    frames[i + k, cy - r:cy + r, cx - r:cx + r] = level
+        s = int(round((t - o) * SR))
+        if 0 <= s < len(audio) - len(burst):
+            audio[s:s + len(burst)] += 0.6 * burst
+    if silent:
+        audio[:] = 0.0
+    from avsync.media import write_video
+
+    return write_video(path, frames, audio, fps=FPS, sample_rate=SR)
+
+
+def make_folder(folder: Path, offsets: Sequence[float], seconds: float = 8.0) -> list[Path]:
+    """One clip per offset, named by it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return [make_clip(folder / f"clip_{o:+.1f}.mp4", seconds, o, seed=i) for i, o in enumerate(offsets)]
