@@ -27,6 +27,11 @@ class Shape:
     phases: tuple[float, float, float] = (0.0, 0.0, 0.0)
     aspect: float = 1.0
 
+    @property
+    def reach(self) -> float:
+        """The largest radius of the outline (for bounding boxes)."""
+        return float(self.profile(np.linspace(0, 2 * math.pi, 361)).max()) if (self.sides or any(self.wobble)) else 1.0
+
     def profile(self, theta: np.ndarray) -> np.ndarray:
         """Radius of the outline in direction ``theta`` (radians), about 1 on average."""
         r = np.ones_like(theta)
@@ -37,6 +42,15 @@ class Shape:
             if a:
                 r = r * (1 + a * np.cos(k * theta + p))
         return r
+
+
+_REACH: dict[Shape, float] = {}
+
+
+def _reach(shape: Shape) -> float:
+    if shape not in _REACH:
+        _REACH[shape] = shape.reach
+    return _REACH[shape]
 
 
 def random_shape(rng: np.random.Generator) -> Shape:
@@ -60,7 +74,7 @@ def paint(canvas: np.ndarray, shape: Shape, cx: float, cy: float, radius: float,
         return
     h, w = canvas.shape[:2]
     ax, ay = radius * sx * shape.aspect, radius * sy / shape.aspect
-    ext = 1.5 * max(ax, ay) + 2
+    ext = _reach(shape) * max(ax, ay) + 2
     x0, x1 = max(int(cx - ext), 0), min(int(cx + ext) + 2, w)
     y0, y1 = max(int(cy - ext), 0), min(int(cy + ext) + 2, h)
     if x0 >= x1 or y0 >= y1:
@@ -75,6 +89,35 @@ def paint(canvas: np.ndarray, shape: Shape, cx: float, cy: float, radius: float,
     a = np.clip(edge - rho + 0.5, 0.0, 1.0) * alpha
     region = canvas[y0:y1, x0:x1]
     region += (np.asarray(colour, np.float32) - region) * a[..., None]
+
+
+@dataclass
+class Stamp:
+    """A shape drawn once (opacity map centred on its middle pixel), pasted anywhere at sub-pixel
+    positions: for objects that only move."""
+
+    alpha: np.ndarray
+    colour: np.ndarray
+
+    def paste(self, canvas: np.ndarray, cx: float, cy: float) -> None:
+        """Blend the stamp into ``canvas`` in place with its centre at (cx, cy) px."""
+        n = self.alpha.shape[0]
+        top, left = cy - n // 2, cx - n // 2
+        iy, ix = int(math.floor(top)), int(math.floor(left))
+        a = crop_at(np.pad(self.alpha, ((1, 1), (1, 1))), 1 - (top - iy), 1 - (left - ix), n + 1, n + 1)
+        h, w = canvas.shape[:2]
+        y0, x0, y1, x1 = max(iy, 0), max(ix, 0), min(iy + n + 1, h), min(ix + n + 1, w)
+        if y0 < y1 and x0 < x1:
+            region = canvas[y0:y1, x0:x1]
+            region += (self.colour - region) * a[y0 - iy:y1 - iy, x0 - ix:x1 - ix, None]
+
+
+def stamp(shape: Shape, radius: float, colour: np.ndarray, angle: float = 0.0, sx: float = 1.0, sy: float = 1.0) -> Stamp:
+    """Draw ``shape`` once into a Stamp (same arguments as paint)."""
+    n = 2 * int(math.ceil(_reach(shape) * radius * max(sx, sy) * max(shape.aspect, 1 / shape.aspect))) + 5
+    alpha = np.zeros((n, n, 1), np.float32)
+    paint(alpha, shape, n // 2, n // 2, radius, np.ones(1, np.float32), angle, 1.0, sx, sy)
+    return Stamp(alpha[..., 0], np.asarray(colour, np.float32))
 
 
 def random_colour(rng: np.random.Generator, far_from: np.ndarray | None = None, min_dist: float = 110.0) -> np.ndarray:
@@ -183,15 +226,29 @@ class Sensor:
     gain: float = 1.0
     bias: float = 0.0
 
-    def apply(self, frame: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        """The frame as the camera records it, uint8 (``rng`` None: no per-frame noise)."""
+    def apply(self, frame: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+        """The frame as the camera records it, uint8, plus ``noise`` (unit std, same shape) if given."""
         if self.blur > 0.3:
             frame = ndimage.gaussian_filter(frame, (self.blur, self.blur, 0), truncate=2.5)
         if self.gain != 1.0 or self.bias:
             frame = frame * self.gain + self.bias
-        if self.noise > 0 and rng is not None:
-            frame = frame + rng.standard_normal(frame.shape, dtype=np.float32) * self.noise
+        if self.noise > 0 and noise is not None:
+            frame = frame + noise * self.noise
         return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+
+
+class NoiseBank:
+    """Per-frame sensor noise, cheaply: four noise images a little larger than the frame, each
+    frame a randomly chosen one at a random shift."""
+
+    def __init__(self, rng: np.random.Generator, h: int, w: int, pad: int = 32) -> None:
+        self.rng, self.h, self.w, self.pad = rng, h, w, pad
+        self.bank = rng.standard_normal((4, h + pad, w + pad, 3), dtype=np.float32)
+
+    def next(self) -> np.ndarray:
+        """Noise for the next frame, (h, w, 3), unit std."""
+        k, dy, dx = self.rng.integers(0, (4, self.pad, self.pad))
+        return self.bank[k, dy:dy + self.h, dx:dx + self.w]
 
 
 def random_sensor(rng: np.random.Generator, size: int) -> Sensor:

@@ -226,6 +226,7 @@ class Talker:
     sway: tuple[float, float, float]                      # px amplitude, Hz, phase
     blinks: tuple[float, ...]
     fps: float
+    _head: sv.Stamp | None = field(default=None, repr=False)
 
     def mouth_centre(self, t: float) -> tuple[float, float]:
         """Where the mouth is at time ``t`` (canvas px)."""
@@ -243,7 +244,9 @@ class Talker:
             sv.paint(canvas, self.head, mx, my, self.radius, skin, sx=1.0 + 0.2 * o, sy=0.25 + 1.1 * o)
             return
         hx, hy = mx, my - 0.42 * self.radius
-        sv.paint(canvas, self.head, hx, hy, self.radius, skin)
+        if self._head is None:
+            self._head = sv.stamp(self.head, self.radius, skin)
+        self._head.paste(canvas, hx, hy)
         closed = max((1 - abs(t - b) / 0.08 for b in self.blinks if abs(t - b) < 0.08), default=0.0)
         eye = sv.Shape()
         for side in (-1, 1):
@@ -283,20 +286,21 @@ class Scene:
         x0, y0, x1, y1 = box
         return [round(float(np.clip(v, 0, 1)), 4) for v in ((x0 - ox) / s, (y0 - oy) / s, (x1 - ox) / s, (y1 - oy) / s)]
 
-    def render_frame(self, t: float, rng: np.random.Generator | None) -> np.ndarray:
-        """The frame at time ``t``, uint8 (H, W, 3); ``rng`` None: no per-frame sensor noise."""
+    def render_frame(self, t: float, noise: np.ndarray | None = None) -> np.ndarray:
+        """The frame at time ``t``, uint8 (H, W, 3), with ``noise`` (unit std) as sensor noise."""
         canvas = self.backdrop.copy()
         for layer in self.layers:
             layer.draw(canvas, t)
         oy, ox = self.camera.offset(t, self.cfg.duration_sec)
-        return self.sensor.apply(sv.crop_at(canvas, oy, ox, self.cfg.size, self.cfg.size), rng)
+        return self.sensor.apply(sv.crop_at(canvas, oy, ox, self.cfg.size, self.cfg.size), noise)
 
     def render(self, rng: np.random.Generator) -> np.ndarray:
-        """All frames, uint8 (T, H, W, 3)."""
+        """All frames, uint8 (T, H, W, 3), with fresh sensor noise drawn from ``rng``."""
         cfg = self.cfg
         frames = np.empty((cfg.num_frames, cfg.size, cfg.size, 3), np.uint8)
+        bank = sv.NoiseBank(rng, cfg.size, cfg.size) if self.sensor.noise > 0 else None
         for k in range(cfg.num_frames):
-            frames[k] = self.render_frame(k / cfg.fps, rng)
+            frames[k] = self.render_frame(k / cfg.fps, None if bank is None else bank.next())
         return frames
 
 
@@ -395,7 +399,7 @@ def _dense(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, np.ndarra
                         (float(rng.uniform(0, 0.03) * s), float(rng.uniform(0.1, 0.5)), float(rng.uniform(0, 6.3))),
                         tuple(float(b) for b in rng.uniform(0, cfg.duration_sec, int(rng.integers(0, 4)))), cfg.fps)
         scene.layers.append(talker)
-        events.append({"t": 0.0, "dur": cfg.duration_sec, "visual": "mouth", "sound": "speech",
+        events.append({"t": 0.0, "dur": float(cfg.duration_sec), "visual": "mouth", "sound": "speech",
                        "box": scene.frame_box(talker.box(), 0.0)})
     return scene, audio, events
 
@@ -418,7 +422,7 @@ def make_clip(kind: str, seed: int, index: int, cfg: SynthConfig = SynthConfig()
     rng = clip_rng(kind, seed, index)
     scene, audio, events = _BUILDERS[kind](rng, cfg)
     if kind == "static":                        # one still picture, repeated
-        one = scene.render_frame(0.0, None)
+        one = scene.render_frame(0.0)
         frames = np.broadcast_to(one, (cfg.num_frames, *one.shape)).copy()
     else:
         frames = scene.render(rng)
