@@ -210,7 +210,8 @@ class TableWriter(Writer):
 
         table = results_table(self.results)
         if self.out is None:
-            Console(file=self.stream, soft_wrap=False).print(table)
+            tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+            Console(file=self.stream, width=None if tty else 200).print(table)
             return
         tmp = self.out.with_name(self.out.name + ".tmp")
         with tmp.open("w", encoding="utf-8") as f:
