@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--snr-db", type=float, default=20.0, help="event/speech level over the ambience, dB (20)")
     g.add_argument("--unexplained", type=int, default=2, help="sparse: most sounds without visible cause (2)")
     g.add_argument("--speakers", type=int, default=2, help="dense: most talkers a clip (2)")
+    g.add_argument("--music", type=float, default=0.25,
+                   help="dense: share of clips with a ball bouncing on irregular beats instead of talkers (0.25)")
     p.set_defaults(func=run)
 
 
@@ -49,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--n and --workers must be at least 1")
     try:
         cfg = SynthConfig(args.duration, args.size, args.fps, args.sample_rate, args.min_events, args.max_events,
-                          args.object_scale, args.distractors, args.snr_db, args.unexplained, args.speakers)
+                          args.object_scale, args.distractors, args.snr_db, args.unexplained, args.speakers,
+                          args.music)
     except ValueError as e:
         raise UsageError(str(e)) from None
     console = Console(stderr=True)

@@ -37,7 +37,8 @@ class SynthConfig:
     """What every clip of a set looks like. Sizes in px follow ``size``; the difficulty knobs are
     the event counts, ``object_scale`` (event objects and mouths), ``distractors`` (most silent
     movers), ``snr_db`` (event or speech level over the ambience; each sound varies +-6 dB around
-    it) and ``unexplained`` (most sounds without a visible cause)."""
+    it), ``unexplained`` (most sounds without a visible cause), ``speakers`` (most talkers in a dense
+    clip) and ``music`` (the share of dense clips showing a ball bouncing on irregular beats instead)."""
 
     duration_sec: float = 10.0
     size: int = 256
@@ -50,6 +51,7 @@ class SynthConfig:
     snr_db: float = 20.0
     unexplained: int = 2
     speakers: int = 2
+    music: float = 0.25
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_events <= self.max_events:
@@ -263,6 +265,48 @@ class Talker:
         return mx - e, my - e, mx + e, my + e
 
 
+@dataclass
+class Bouncer:
+    """A musician stand-in: a ball bouncing on a drum, hitting it on every (irregular) beat; the drum
+    skin lights up and dents at each hit."""
+
+    beats: np.ndarray                # s, increasing, the first one before 0 and the last after the end
+    fps: float
+    x: float
+    floor: float                     # canvas y of the drum skin
+    radius: float
+    height: float                    # px of the highest bounce
+    shape: sv.Shape
+    colour: np.ndarray
+    drum: np.ndarray                 # drum colour
+    lit: np.ndarray                  # its colour when struck
+
+    def state(self, t: float) -> np.ndarray:
+        """Ball x, y, squash and the drum's glow at time ``t`` (parabolic flights between beats)."""
+        i = int(np.searchsorted(self.beats, t, side="right")) - 1
+        b0, b1 = self.beats[i], self.beats[i + 1]
+        u = (t - b0) / (b1 - b0)
+        span = (b1 - b0) / float(np.max(np.diff(self.beats)))
+        lift = self.height * span * span * 4 * u * (1 - u)
+        squash = 0.4 * math.exp(-(t - b0) / 0.04)
+        shown = np.round(self.beats * self.fps) / self.fps          # the frame that shows each hit
+        j = int(np.searchsorted(shown, t + 1e-9, side="right")) - 1
+        glow = math.exp(-(t - shown[j]) / 0.08) if j >= 0 else 0.0
+        return np.array([self.x, self.floor - self.radius * (1 - squash) - lift, squash, glow])
+
+    def draw(self, canvas: np.ndarray, t: float) -> None:
+        """Paint the drum and the ball at time ``t``."""
+        x, y, squash, glow = self.state(t)
+        skin = self.drum + (self.lit - self.drum) * glow
+        sv.paint(canvas, sv.Shape(), x, self.floor + self.radius * 0.3, self.radius * 2.2, skin, sy=0.15 + 0.1 * glow)
+        sv.paint(canvas, self.shape, x, y, self.radius, self.colour, sx=1 + squash, sy=1 - squash)
+
+    def box(self) -> tuple[float, float, float, float]:
+        """Canvas box of the ball where it hits the drum, and the drum."""
+        e = self.radius * 2.4
+        return self.x - e, self.floor - 2 * self.radius * 1.4, self.x + e, self.floor + self.radius
+
+
 # --- the kinds ------------------------------------------------------------------------------------
 
 @dataclass
@@ -381,8 +425,10 @@ def _dense(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, np.ndarra
     scene = _new_scene(rng, cfg)
     c, s, sr, n = scene.canvas, cfg.size, cfg.sample_rate, cfg.num_samples
     scene.layers += [random_mover(rng, c, s) for _ in range(int(rng.integers(0, min(cfg.distractors, 2) + 1)))]
-    speakers = int(rng.integers(1, cfg.speakers + 1))
     audio = sa.ambience(rng, n, sr) * 10 ** (-(cfg.snr_db + rng.uniform(-6, 6)) / 20)
+    if rng.random() < cfg.music:
+        return scene, audio, _musician(rng, scene, audio)
+    speakers = int(rng.integers(1, cfg.speakers + 1))
     frame_idx = np.minimum((np.arange(cfg.num_frames) / cfg.fps * sr).astype(int), n - 1)
     events = []
     for i, active in enumerate(sa.turns(rng, cfg.duration_sec, speakers)):
@@ -402,6 +448,34 @@ def _dense(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, np.ndarra
         events.append({"t": 0.0, "dur": float(cfg.duration_sec), "visual": "mouth", "sound": "speech",
                        "box": scene.frame_box(talker.box(), 0.0)})
     return scene, audio, events
+
+
+def _musician(rng: np.random.Generator, scene: Scene, audio: np.ndarray) -> list[dict[str, Any]]:
+    """Add a bouncing ball and its beat sounds (irregular intervals, 0.6-1.3 x a 0.3-0.7 s period)."""
+    cfg, s, m, sr = scene.cfg, scene.cfg.size, scene.camera.margin, scene.cfg.sample_rate
+    period = rng.uniform(0.3, 0.7)
+    beats = [-rng.uniform(0.1, period)]
+    while beats[-1] <= cfg.duration_sec + 0.1:
+        beats.append(beats[-1] + period * rng.uniform(0.6, 1.3))
+    radius = s * cfg.object_scale * rng.uniform(0.05, 0.1)
+    floor = m + s * rng.uniform(0.7, 0.85)
+    x = m + s * rng.uniform(0.3, 0.7)
+    drum = sv.random_colour(rng, scene.backdrop[int(floor), int(x)], 90)
+    corners = np.array([[0, 0, 0], [255, 255, 255]], np.float32)
+    ball = Bouncer(np.array(beats), cfg.fps, float(x), float(floor), float(radius), float(s * rng.uniform(0.25, 0.45)),
+                   sv.random_shape(rng), sv.random_colour(rng, scene.backdrop[int(floor) - int(radius), int(x)], 110),
+                   drum, corners[np.argmax(np.linalg.norm(corners - drum, axis=1))])
+    scene.layers.append(ball)
+    kind = str(rng.choice(["impact", "click", "noise"]))
+    hit = sa.event_sound(rng, kind, sr)
+    level = 10 ** (rng.uniform(-3, 3) / 20)       # beats at the set SNR over the ambience, like speech
+    events = []
+    for b in beats:
+        if 0 <= b < cfg.duration_sec:
+            sa.place(audio, hit, b, sr, level * 10 ** (rng.uniform(-3, 3) / 20))
+            events.append({"t": round(float(b), 4), "dur": round(len(hit) / sr, 4), "visual": "bounce",
+                           "sound": kind, "box": scene.frame_box(ball.box(), b)})
+    return events
 
 
 def _static(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, np.ndarray, list[dict[str, Any]]]:
