@@ -159,14 +159,16 @@ def resize_crop(frames: torch.Tensor, size: int | None = None, crop: int | tuple
     import torch
     import torch.nn.functional as F
 
+    if frames.dtype != torch.uint8:
+        raise UsageError(f"resize_crop needs uint8 frames, got {frames.dtype}")
     if size is not None:
         h, w = frames.shape[1:3]
         scale = size / min(h, w)
         new = (max(1, round(h * scale)), max(1, round(w * scale)))
-        if new != (h, w):
-            x = frames.permute(0, 3, 1, 2).float()
+        if new != (h, w):  # uint8 in channels-last layout: torch's fast antialiased path (~30x float's)
+            x = frames.permute(0, 3, 1, 2)
             x = F.interpolate(x, size=new, mode="bilinear", antialias=True, align_corners=False)
-            frames = x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+            frames = x.permute(0, 2, 3, 1).contiguous()
     if crop is not None:
         ch, cw = (crop, crop) if isinstance(crop, int) else crop
         h, w = frames.shape[1:3]
