@@ -69,6 +69,12 @@ def test_input_is_never_touched(tmp_path, impulse):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.mp4"]  # no temp file left
 
 
+def test_unknown_output_format(tmp_path, impulse):
+    with pytest.raises(UsageError, match="unknown container format"):
+        shift_audio(impulse, tmp_path / "x.what", 0.2)
+    assert not list(tmp_path.iterdir())
+
+
 def test_offset_longer_than_the_file(tmp_path, impulse):
     with pytest.raises(TooShortError, match="no overlap"):
         shift_audio(impulse, tmp_path / "x.mp4", 3.5)

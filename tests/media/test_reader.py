@@ -145,3 +145,5 @@ def test_truncated_file(tmp_path):
 def test_bad_arguments(impulse):
     with pytest.raises(UsageError):
         read_clip(impulse, 0.0, 0.0)
+    with pytest.raises(UsageError, match="holds no frame"):
+        read_clip(impulse, 0.0, 0.01)

@@ -19,7 +19,7 @@ import numpy as np
 
 from avsync.errors import TooShortError, UsageError
 from avsync.media.probe import audio_stream, open_media, origin_sec, rewind, stream_span, video_stream
-from avsync.media.writer import add_audio_stream, add_video_stream, temp_path
+from avsync.media.writer import add_audio_stream, add_video_stream, open_output, temp_path
 
 _EDIT_LIST_FORMATS = {".mp4", ".m4v", ".mov", ".3gp"}  # containers that hide leading frames
 _AUDIO_PREROLL = 0.25  # seconds of audio decoded before the cut (codec priming and overlap)
@@ -205,7 +205,7 @@ def shift_audio(src: str | Path, dst: str | Path, offset_sec: float) -> Path:
         vsrc.thread_type = "AUTO"
         tmp = temp_path(dst)
         try:
-            with av.open(str(tmp), mode="w") as out:
+            with open_output(tmp, dst) as out:
                 video = (_VideoCopy if plan.copy_video else _VideoEncode)(out, vsrc, plan, origin)
                 audio = _AudioShift(out, asrc, plan, origin, _audio_codec(dst))
                 _remux(container, plan, video, audio)

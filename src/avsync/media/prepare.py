@@ -15,7 +15,7 @@ import numpy as np
 from avsync.errors import AvsyncError, CorruptMediaError, UsageError
 from avsync.media.probe import audio_stream, open_media, rewind, stream_span, video_stream
 from avsync.media.reader import FrameClock, check_truncated, decoded_frames, mono_chunks
-from avsync.media.writer import add_audio_stream, add_video_stream, temp_path
+from avsync.media.writer import add_audio_stream, add_video_stream, open_output, temp_path
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp"}
 
@@ -133,7 +133,7 @@ def prepare_file(src: str | Path, dst: str | Path, cfg: PrepareConfig = PrepareC
     try:
         with open_media(src) as container:
             video_stream(container)
-            with av.open(str(tmp), mode="w") as out:
+            with open_output(tmp, dst) as out:
                 audio = _encode_audio(container, out, cfg)
                 _encode_video(container, out, cfg, audio)
         tmp.replace(dst)

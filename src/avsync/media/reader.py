@@ -268,6 +268,8 @@ def read_clip(path: str | Path, start_sec: float, duration_sec: float, fps: floa
         raise UsageError("read_clip needs duration_sec, fps and sample_rate > 0")
     path = str(path)
     count, samples = int(round(duration_sec * fps)), int(round(duration_sec * sample_rate))
+    if count < 1:
+        raise UsageError(f"a {duration_sec} s window holds no frame at {fps} fps")
     astart = start_sec + audio_offset_sec
     with open_media(path) as container:
         video_stream(container), audio_stream(container)

@@ -27,6 +27,14 @@ def temp_path(dst: Path) -> Path:
     return dst.with_name(f".{dst.stem}.{os.getpid()}.tmp{dst.suffix}")
 
 
+def open_output(tmp: Path, dst: Path) -> av.container.OutputContainer:
+    """Open the temporary file ``tmp`` for writing in the container format of ``dst``'s suffix."""
+    try:
+        return av.open(str(tmp), mode="w")
+    except ValueError:
+        raise UsageError(f"{dst}: unknown container format {dst.suffix!r} (use .mp4, .mkv or .mov)") from None
+
+
 def _to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
@@ -101,7 +109,7 @@ def write_video(path: str | Path, frames: Any, audio: Any = None, fps: float = 2
     audio = None if audio is None else _check_audio(_to_numpy(audio))
     tmp = temp_path(path)
     try:
-        with av.open(str(tmp), mode="w") as container:
+        with open_output(tmp, path) as container:
             height, width = frames.shape[1:3]
             vstream = add_video_stream(container, width, height, fps, vcodec, pix_fmt, crf, bitrate, gop)
             astream = None if audio is None else add_audio_stream(
