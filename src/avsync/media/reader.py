@@ -3,22 +3,21 @@ packets the window needs (seek to the keyframe before it, decode to its end)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import av
 import numpy as np
 
 from avsync.errors import CorruptMediaError, TooShortError, UsageError, WindowError
-if TYPE_CHECKING:  # torch is imported where it is used: prepare's worker processes never need it
-    import torch
-
 from avsync.media.probe import (audio_stream, file_duration, open_media, origin_sec, rewind, stream_span,
                                 video_stream)
+
+if TYPE_CHECKING:  # torch is imported where it is used: prepare's worker processes never need it
+    import torch
 
 _EPS = 1e-3            # timestamps this close count as equal (seconds)
 _END_SLACK = 0.02      # a window may end this far past the file's end (container rounding)
@@ -165,7 +164,7 @@ def resize_crop(frames: torch.Tensor, size: int | None = None, crop: int | tuple
         h, w = frames.shape[1:3]
         scale = size / min(h, w)
         new = (max(1, round(h * scale)), max(1, round(w * scale)))
-        if new != (h, w):  # uint8 in channels-last layout: torch's fast antialiased path (~30x float's)
+        if new != (h, w):  # uint8, channels-last: torch's fast antialiased path
             x = frames.permute(0, 3, 1, 2)
             x = F.interpolate(x, size=new, mode="bilinear", antialias=True, align_corners=False)
             frames = x.permute(0, 2, 3, 1).contiguous()
@@ -200,17 +199,13 @@ def mono_chunks(container: av.container.InputContainer, stream: av.audio.stream.
     resampler = av.AudioResampler(format="fltp", rate=sample_rate)
     t = None
     try:
-        for frame in container.decode(stream):
+        for frame in itertools.chain(container.decode(stream), [None]):  # None flushes the resampler
             for out in resampler.resample(frame):
                 if t is None:
                     t = float(out.pts * out.time_base) - origin if out.pts is not None else 0.0
                 samples = out.to_ndarray().mean(0, dtype=np.float32)
                 yield t, samples
                 t += len(samples) / sample_rate
-        for out in resampler.resample(None):
-            samples = out.to_ndarray().mean(0, dtype=np.float32)
-            yield (0.0 if t is None else t), samples
-            t = (0.0 if t is None else t) + len(samples) / sample_rate
     except av.error.FFmpegError as e:
         raise _corrupt(container, "audio", e) from None
 
@@ -239,7 +234,7 @@ def _decode_audio(container: av.container.InputContainer, stream: av.audio.strea
 def _read_audio(container: av.container.InputContainer, start: float, count: int, sample_rate: int) -> np.ndarray:
     stream = audio_stream(container)
     end = start + count / sample_rate
-    astart, aend = stream_span(container, stream)
+    aend = stream_span(container, stream)[1]
     for margin in _SEEK_BACKOFF:
         decoded = _decode_audio(container, stream, start, end, sample_rate, margin)
         if decoded is not None:
