@@ -59,6 +59,13 @@ def test_video_is_stream_copied(tmp_path, impulse):
     assert on_key == src[12: 12 + len(on_key)]
 
 
+@pytest.mark.parametrize("offset, suffix", [(0.2, ".mp4"), (-0.2, ".mkv")])  # copied, re-encoded
+def test_rotation_is_kept(tmp_path, offset, suffix):
+    src = make_video(tmp_path / "rot.mp4", seconds=1.0, rotation=90, gop=10)
+    out = shift_audio(src, tmp_path / f"out{suffix}", offset)
+    assert probe(out).video.rotation == 90 and read_clip(out, 0, 0.5).frames.shape[1:3] == (64, 48)
+
+
 def test_input_is_never_touched(tmp_path, impulse):
     digest = hashlib.sha256(impulse.read_bytes()).hexdigest()
     with pytest.raises(UsageError, match="must not be the input"):

@@ -17,8 +17,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-from avsync.errors import TooShortError, UsageError
-from avsync.media.probe import audio_stream, open_media, origin_sec, rewind, stream_span, video_stream
+from avsync.errors import MediaError, TooShortError, UsageError
+from avsync.media.probe import (audio_stream, frame_rotation, open_media, origin_sec, rewind, stream_span,
+                                video_stream)
 from avsync.media.writer import add_audio_stream, add_video_stream, open_output, temp_path
 
 _EDIT_LIST_FORMATS = {".mp4", ".m4v", ".mov", ".3gp"}  # containers that hide leading frames
@@ -36,16 +37,22 @@ class _Plan:
     offset: float      # audio shift in seconds (> 0: audio moves ahead of the picture)
     keyframe: float    # source time of the keyframe at or before ``cut``
     copy_video: bool   # stream-copy the video packets
+    rotation: int      # display rotation of the source video (kept when re-encoding)
 
 
-def _keyframe_before(container: av.container.InputContainer, stream: av.video.stream.VideoStream, t: float) -> float:
-    """Source time of the keyframe at or before ``t`` (what a backward seek lands on)."""
+def _keyframe_before(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                     t: float) -> tuple[float, int]:
+    """Source time of the keyframe at or before ``t`` (what a backward seek lands on), and the
+    display rotation of the frame decoded from it."""
     origin = origin_sec(container)
     container.seek(max(0, int(math.floor((t + origin) / stream.time_base))), stream=stream, backward=True)
+    keyframe = None
     for packet in container.demux(stream):
-        if packet.pts is not None and packet.is_keyframe:
-            return float(packet.pts * stream.time_base) - origin
-    return t
+        if keyframe is None and packet.pts is not None and packet.is_keyframe:
+            keyframe = float(packet.pts * stream.time_base) - origin
+        for frame in packet.decode():
+            return (t if keyframe is None else keyframe), frame_rotation(frame)
+    return (t if keyframe is None else keyframe), 0
 
 
 def _plan(container: av.container.InputContainer, src: Path, dst: Path, offset: float) -> _Plan:
@@ -55,11 +62,11 @@ def _plan(container: av.container.InputContainer, src: Path, dst: Path, offset: 
     if end - cut <= 0:
         raise TooShortError(src, f"an offset of {offset:+.2f} s leaves no overlap of audio and picture "
                                  f"(video {v0:.2f}-{v1:.2f} s, audio {a0:.2f}-{a1:.2f} s)")
-    keyframe = _keyframe_before(container, vstream, cut)
+    keyframe, rotation = _keyframe_before(container, vstream, cut)
     rate = vstream.average_rate or vstream.guessed_rate or 25
     on_keyframe = abs(cut - keyframe) < 0.5 / float(rate)
     copy = on_keyframe or dst.suffix.lower() in _EDIT_LIST_FORMATS
-    return _Plan(cut, end - cut, offset, keyframe, copy)
+    return _Plan(cut, end - cut, offset, keyframe, copy, rotation)
 
 
 class _VideoCopy:
@@ -108,7 +115,8 @@ class _VideoEncode:
         self.stream.codec_context.time_base = src.time_base
         self.shift = int(round((plan.cut + origin) / src.time_base))
         self.end = int(math.ceil((plan.cut + plan.length + origin) / src.time_base - 1e-6))
-        self.rotation_set = False
+        if plan.rotation:  # before the first packet: the header carries it
+            self.stream.set_display_rotation(plan.rotation)
 
     def feed(self, packet: av.Packet) -> bool:
         """Decode one packet and encode its frames inside the window; False once past the end."""
@@ -117,10 +125,6 @@ class _VideoEncode:
                 continue
             if frame.pts >= self.end:
                 return False
-            if not self.rotation_set:
-                self.rotation_set = True
-                if frame.rotation:
-                    self.stream.set_display_rotation(frame.rotation)
             frame.pts -= self.shift
             frame.pict_type = av.video.frame.PictureType.NONE
             self.out.mux(self.stream.encode(frame))
@@ -200,9 +204,9 @@ def shift_audio(src: str | Path, dst: str | Path, offset_sec: float) -> Path:
     if _same_file(src, dst):
         raise UsageError(f"{dst}: the output must not be the input")
     with open_media(src) as container:
-        plan = _plan(container, src, dst, float(offset_sec))
         vsrc, asrc, origin = video_stream(container), audio_stream(container), origin_sec(container)
         vsrc.thread_type = "AUTO"
+        plan = _plan(container, src, dst, float(offset_sec))
         tmp = temp_path(dst)
         try:
             with open_output(tmp, dst) as out:
@@ -212,6 +216,8 @@ def shift_audio(src: str | Path, dst: str | Path, offset_sec: float) -> Path:
                 video.close()
                 audio.close()
             tmp.replace(dst)
+        except av.error.FFmpegError as e:
+            raise MediaError(dst, f"cannot write {src.name}'s streams as {dst.suffix} ({e.strerror})") from None
         finally:
             tmp.unlink(missing_ok=True)
     return dst

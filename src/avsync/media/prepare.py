@@ -13,7 +13,7 @@ import av
 import numpy as np
 
 from avsync.errors import AvsyncError, CorruptMediaError, UsageError
-from avsync.media.probe import audio_stream, open_media, rewind, stream_span, video_stream
+from avsync.media.probe import audio_stream, frame_rotation, open_media, rewind, stream_span, video_stream
 from avsync.media.reader import FrameClock, check_truncated, decoded_frames, mono_chunks
 from avsync.media.writer import add_audio_stream, add_video_stream, open_output, temp_path
 
@@ -69,7 +69,7 @@ def _encode_audio(container: av.container.InputContainer, out: av.container.Outp
 def _resized_upright(frame: av.VideoFrame, size: int) -> np.ndarray:
     """RGB (H, W, 3) turned upright, short side ``size`` (FFmpeg's area-averaging scaler: no torch
     in the worker processes, and no aliasing when shrinking)."""
-    turns = int(round(frame.rotation / 90.0)) % 4
+    turns = frame_rotation(frame) // 90
     h, w = _even_size(frame.height, frame.width, size)
     if turns % 2:
         h, w = _even_size(frame.width, frame.height, size)[::-1]

@@ -147,7 +147,8 @@ def stream_span(container: av.container.InputContainer, stream: av.stream.Stream
     return start, total
 
 
-def _rotation(frame: av.VideoFrame) -> int:
+def frame_rotation(frame: av.VideoFrame) -> int:
+    """The counter-clockwise turn (0, 90, 180 or 270 degrees) a player applies to ``frame``."""
     return int(round(frame.rotation / 90.0)) % 4 * 90
 
 
@@ -161,7 +162,7 @@ def _scan_video(container: av.container.InputContainer, stream: av.video.stream.
                 pts.append(packet.pts)
             if rotation is None:
                 for frame in packet.decode():
-                    rotation = _rotation(frame)
+                    rotation = frame_rotation(frame)
             if len(pts) >= _VFR_PACKETS and rotation is not None:
                 break
     except av.error.FFmpegError as e:

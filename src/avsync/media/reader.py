@@ -13,8 +13,8 @@ import av
 import numpy as np
 
 from avsync.errors import CorruptMediaError, TooShortError, UsageError, WindowError
-from avsync.media.probe import (audio_stream, file_duration, open_media, origin_sec, rewind, stream_span,
-                                video_stream)
+from avsync.media.probe import (audio_stream, file_duration, frame_rotation, open_media, origin_sec, rewind,
+                                stream_span, video_stream)
 
 if TYPE_CHECKING:  # torch is imported where it is used: prepare's worker processes never need it
     import torch
@@ -147,9 +147,9 @@ def _frames_array(chosen: list[av.VideoFrame | None], stream: av.video.stream.Vi
     return np.stack([black if x is None else x for x in out])
 
 
-def _rotation(chosen: list[av.VideoFrame | None]) -> int:
+def _quarter_turns(chosen: list[av.VideoFrame | None]) -> int:
     frame = next((f for f in chosen if f is not None), None)
-    return 0 if frame is None else int(round(frame.rotation / 90.0)) % 4
+    return 0 if frame is None else frame_rotation(frame) // 90
 
 
 def resize_crop(frames: torch.Tensor, size: int | None = None, crop: int | tuple[int, int] | None = None) -> torch.Tensor:
@@ -187,7 +187,7 @@ def _read_video(container: av.container.InputContainer, start: float, count: int
         chosen = _select_frames(container, stream, targets, span, margin)
         if chosen is not None:
             frames = _frames_array(chosen, stream)
-            return np.rot90(frames, k=_rotation(chosen), axes=(1, 2))
+            return np.rot90(frames, k=_quarter_turns(chosen), axes=(1, 2))
     raise CorruptMediaError(container.name, "cannot find the frames of the window")
 
 
