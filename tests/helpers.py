@@ -19,6 +19,7 @@ from avsync.media.writer import add_audio_stream, add_video_stream, as_fraction
 
 FLASH_LEVEL = 255
 CLICK_SEC = 0.01
+IMPULSE_SEC = 1.52  # a frame boundary at 25 fps: a flash there starts exactly at this time
 
 
 LEVEL_PERIOD = 25  # grey levels repeat every this many frames (8 levels apart: robust to coding)
@@ -147,4 +148,4 @@ def click_time(audio, sample_rate: int, start: float = 0.0) -> float:
 
 
 __all__ = ["make_video", "make_frames", "make_audio", "frame_times", "frame_level", "level_to_index", "clip_indices",
-           "flash_time", "click_time", "as_fraction", "FLASH_LEVEL"]
+           "flash_time", "click_time", "as_fraction", "FLASH_LEVEL", "IMPULSE_SEC"]

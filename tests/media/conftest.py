@@ -3,9 +3,7 @@
 from pathlib import Path
 
 import pytest
-from helpers import make_video
-
-IMPULSE_SEC = 1.52  # on a frame boundary at 25 fps: the flash frame starts exactly here
+from helpers import IMPULSE_SEC, make_video
 
 
 @pytest.fixture(scope="session")

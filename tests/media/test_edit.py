@@ -4,8 +4,7 @@ import hashlib
 
 import av
 import pytest
-from conftest import IMPULSE_SEC
-from helpers import click_time, clip_indices, flash_time, make_video
+from helpers import IMPULSE_SEC, click_time, clip_indices, flash_time, make_video
 
 from avsync.cli import main
 from avsync.errors import NoAudioStreamError, TooShortError, UsageError

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import IMPULSE_SEC
-from helpers import click_time, clip_indices, flash_time, frame_times, make_video
+from helpers import IMPULSE_SEC, click_time, clip_indices, flash_time, frame_times, make_video
 
 from avsync.errors import (CorruptMediaError, NoAudioStreamError, NoVideoStreamError, TooShortError,
                            UsageError, WindowError)
