@@ -3,11 +3,13 @@ constant 25 fps, short side 256, AAC 16 kHz mono), in parallel worker processes,
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Iterator
 
 import av
 import numpy as np
@@ -53,7 +55,7 @@ def _encode_audio(container: av.container.InputContainer, out: av.container.Outp
     start, end = stream_span(container, stream)
     astream = add_audio_stream(out, cfg.sample_rate, 1, "aac", cfg.audio_bitrate)
     rewind(container)
-    packets, pos, t_end = [], None, -np.inf
+    packets, pos, t_end = [], None, -math.inf
     for t, samples in mono_chunks(container, stream, cfg.sample_rate):
         pos = max(0, int(round(t * cfg.sample_rate))) if pos is None else pos
         frame = av.AudioFrame.from_ndarray(samples[None], format="fltp", layout="mono")
@@ -77,40 +79,44 @@ def _resized_upright(frame: av.VideoFrame, size: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=turns))
 
 
+def _constant_rate(clock: FrameClock, start: float, end: float, fps: float) -> Iterator[tuple[int, av.VideoFrame]]:
+    """(output frame index, source frame on screen then) at a constant ``fps`` from the stream's
+    start to its end (the last frame is held for one output period when the end is unknown)."""
+    k = math.ceil(start * fps - 1e-6)
+    while True:
+        t = k / fps
+        held = clock.at(t)
+        if t >= end - 1e-3 or (clock.exhausted and (held is None or t >= held[0] + 1.0 / fps)):
+            return
+        if held is not None:
+            yield k, held[1]
+        k += 1
+
+
 def _encode_video(container: av.container.InputContainer, out: av.container.OutputContainer,
                   cfg: PrepareConfig, audio: list[av.Packet]) -> None:
-    """Video at a constant cfg.fps (sample and hold by presentation time), resized, muxed with the
-    audio packets interleaved by time."""
+    """Video at a constant cfg.fps, upright and resized, muxed with the audio packets interleaved."""
     stream = video_stream(container)
     stream.thread_type = "AUTO"
     start, end = stream_span(container, stream)
     rewind(container)
     clock = FrameClock(decoded_frames(container, stream))
     vstream, last, image = None, None, None
-    k = int(np.ceil(start * cfg.fps - 1e-6))
-    while True:
-        t = k / cfg.fps
-        held = clock.at(t)
-        if t >= end - 1e-3 or (clock.exhausted and (held is None or t >= held[0] + 1.0 / cfg.fps)):
-            break
-        k += 1
-        if held is None:
-            continue
-        if held[1] is not last:
-            last, image = held[1], _resized_upright(held[1], cfg.size)
+    for k, source in _constant_rate(clock, start, end, cfg.fps):
+        if source is not last:
+            last, image = source, _resized_upright(source, cfg.size)
         if vstream is None:
             vstream = add_video_stream(out, image.shape[1], image.shape[0], cfg.fps, "h264", "yuv420p", cfg.crf)
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        frame.pts = k - 1
+        frame.pts = k
         for packet in vstream.encode(frame):
             _mux_until(out, audio, float(packet.pts * packet.time_base))
             out.mux(packet)
     if vstream is None:
         raise CorruptMediaError(container.name, "no video frame could be decoded")
     out.mux(vstream.encode(None))
-    _mux_until(out, audio, np.inf)
-    data_end = clock.current[0] + 1.0 / cfg.fps if clock.current else 0.0
-    check_truncated(container, "video", data_end, end, end)
+    _mux_until(out, audio, math.inf)
+    check_truncated(container, "video", clock.current[0] + 1.0 / cfg.fps, end, end)
 
 
 def _mux_until(out: av.container.OutputContainer, packets: list[av.Packet], t: float) -> None:
