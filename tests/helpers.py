@@ -79,12 +79,12 @@ def make_audio(seconds: float, sample_rate: int, channels: int, click_at: Sequen
 def make_video(path: str | Path, seconds: float = 2.0, fps: float = 25.0, size: tuple[int, int] = (48, 64),
                sample_rate: int = 16000, channels: int = 1, flash_at: Sequence[float] = (),
                click_at: Sequence[float] = (), video: bool = True, audio: bool = True,
-               audio_start_sec: float = 0.0, vfr: bool = False, rotation: int = 0,
+               audio_start_sec: float = 0.0, video_start_sec: float = 0.0, vfr: bool = False, rotation: int = 0,
                tone_hz: float | None = None, vcodec: str = "h264", acodec: str = "aac",
                pix_fmt: str = "yuv420p", gop: int | None = None, marker: bool = False) -> Path:
     """Write a small test file. ``size`` is (height, width); ``click_at``/``flash_at`` are times in
     seconds on the file's timeline; ``audio_start_sec`` > 0 makes the audio stream start late (it then
-    lasts ``seconds - audio_start_sec``); ``rotation`` is the counter-clockwise display rotation;
+    lasts ``seconds - audio_start_sec``), ``video_start_sec`` likewise the video; ``rotation`` is the counter-clockwise display rotation;
     ``marker`` blacks out the top-left corner of every frame."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,7 @@ def make_video(path: str | Path, seconds: float = 2.0, fps: float = 25.0, size: 
         if audio:
             astream = add_audio_stream(container, sample_rate, channels, acodec)
         if vstream is not None:
-            times = frame_times(seconds, fps, vfr)
+            times = frame_times(seconds - video_start_sec, fps, vfr) + video_start_sec
             for i, image in enumerate(make_frames(times, size, flash_at, marker)):
                 frame = av.VideoFrame.from_ndarray(image, format="rgb24")
                 frame.pts, frame.time_base = int(round(times[i] / tb)), tb

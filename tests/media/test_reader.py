@@ -7,7 +7,7 @@ from helpers import IMPULSE_SEC, click_time, clip_indices, flash_time, frame_tim
 
 from avsync.errors import (CorruptMediaError, NoAudioStreamError, NoVideoStreamError, TooShortError,
                            UsageError, WindowError)
-from avsync.media import Clip, read_clip
+from avsync.media import Clip, probe, read_clip
 
 
 def held_indices(times: np.ndarray, start: float, count: int, fps: float) -> list[int]:
@@ -99,6 +99,16 @@ def test_audio_starting_late_reads_as_silence_before_it(tmp_path, suffix):
     assert clip.audio[int(0.55 * 16000): int(0.6 * 16000)].abs().max() > 0.01  # tone from 0.5 s
     inside = read_clip(path, 0.45, 1.0)  # a window that starts just before the audio does
     assert click_time(inside.audio, 16000, 0.45) == pytest.approx(1.2, abs=1e-3)
+
+
+def test_video_starting_late_reads_as_black_before_it(tmp_path):
+    path = make_video(tmp_path / "late_video.mkv", seconds=2.0, video_start_sec=0.4, flash_at=[1.2], click_at=[1.2])
+    assert probe(path).video.start_sec == pytest.approx(0.4, abs=1e-3)
+    clip = read_clip(path, 0.0, 2.0)
+    levels = clip.frames.float().mean((1, 2, 3))
+    assert levels[:10].max() == 0 and levels[10] > 10  # no picture before 0.4 s, frame 0 from then on
+    assert flash_time(clip.frames, 25) == pytest.approx(1.2, abs=1e-6)
+    assert click_time(clip.audio, 16000) == pytest.approx(1.2, abs=1e-3)
 
 
 def test_windows_at_the_very_start_and_end(toned):
