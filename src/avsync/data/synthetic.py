@@ -400,10 +400,10 @@ def _sparse(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, np.ndarr
     scene = _new_scene(rng, cfg)
     c, s, sr = scene.canvas, cfg.size, cfg.sample_rate
     scene.layers += [random_mover(rng, c, s) for _ in range(int(rng.integers(1, cfg.distractors + 1)) if cfg.distractors else 0)]
-    for _ in range(int(rng.integers(0, 4))):                     # still decoys that never do anything
-        scene.layers.append(Mover(sv.random_shape(rng), s * rng.uniform(0.03, 0.07) * cfg.object_scale,
-                                  tuple(float(v) for v in rng.uniform(0, c, 2)), (0.0, 0.0), (0.0, 0.0),
-                                  (0.0, 0.0, 0.0), 0.0, (sv.random_colour(rng),) * 2, 0.0))
+    for _ in range(int(rng.integers(0, 4))):     # still decoys like the event objects, part of the backdrop
+        x, y = rng.uniform(0, c, 2)
+        sv.paint(scene.backdrop, sv.random_shape(rng), x, y, s * rng.uniform(0.03, 0.07) * cfg.object_scale,
+                 sv.random_colour(rng), angle=rng.uniform(0, 2 * math.pi))
     times = _event_times(rng, int(rng.integers(cfg.min_events, cfg.max_events + 1)), cfg.duration_sec, [], 0.8)
     quiet = _event_times(rng, int(rng.integers(0, cfg.unexplained + 1)), cfg.duration_sec, times, 0.8)
     audio = sa.ambience(rng, cfg.num_samples, sr)
