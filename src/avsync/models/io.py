@@ -48,8 +48,9 @@ def load_model_file(path: str | os.PathLike, map_location: str | torch.device = 
     except (json.JSONDecodeError, SafetensorError, OSError) as e:
         raise AvsyncError(f"{weights}: not a readable avsync model ({e})") from None
     model = build_model(config)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise AvsyncError(f"{weights}: weights do not match the config "
-                          f"({len(missing)} missing, {len(unexpected)} unexpected tensors)")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise AvsyncError(f"{weights}: weights do not match the config ({first})") from None
     return model.to(map_location).eval()
