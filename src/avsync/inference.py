@@ -36,6 +36,7 @@ from avsync.offsets import Crop, OffsetGrid
 REPORT_FPS = 25.0          # ``offset_frames`` counts frames at this rate
 REFINE_METHODS = ("none", "parabolic", "centroid")
 TOP_K = 5
+CHUNK_BYTES = 150e6         # decoded float frames read in one go (overlapping windows decode once)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -461,23 +462,54 @@ class SyncChecker:
         item = load_example(Crop(path, audio_offset, start), spec, 0)
         return item["video"], item["audio"]
 
+    def _chunks(self, starts: Sequence[float], window: float) -> list[tuple[float, float, list[float]]]:
+        """Group consecutive windows into stretches read with one ``read_clip`` each (overlapping
+        windows are decoded once), each at most ``CHUNK_BYTES`` of float frames long:
+        ``(chunk start, chunk length, window starts)``."""
+        e = self.estimator
+        frame_bytes = 3 * 4 * e.frame_size ** 2
+        max_sec = max(window, CHUNK_BYTES / (frame_bytes * e.fps))
+        chunks: list[tuple[float, float, list[float]]] = []
+        for s in starts:
+            if chunks and s + window - chunks[-1][0] <= max_sec + 1e-9 and s >= chunks[-1][2][-1]:
+                c0, _, group = chunks[-1]
+                group.append(s)
+                chunks[-1] = (c0, s + window - c0, group)
+            else:
+                chunks.append((s, window, [s]))
+        return chunks
+
+    def _read_chunk(self, path: str, chunk: tuple[float, float, list[float]], window: float,
+                    audio_offset: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The windows of one chunk, sliced from a single decoded stretch."""
+        c0, length, group = chunk
+        video, audio = self._load(path, c0, length, audio_offset)
+        e = self.estimator
+        n, m = round(window * e.fps), round(window * e.sample_rate)
+        out = []
+        for s in group:
+            i, j = round((s - c0) * e.fps), round((s - c0) * e.sample_rate)
+            out.append((video[i:i + n], audio[j:j + m]))
+        return out
+
     def _read(self, path: str, starts: Sequence[float], window: float, audio_offset: float
               ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Decoded windows in order; up to ``workers`` threads read ahead (bounded prefetch)."""
+        """Decoded windows in order; ``workers`` threads decode the next chunks ahead (bounded)."""
+        chunks = self._chunks(starts, window)
         if self.workers == 0:
-            for s in starts:
-                yield self._load(path, s, window, audio_offset)
+            for c in chunks:
+                yield from self._read_chunk(path, c, window, audio_offset)
             return
-        ahead = max(self.workers, self.batch_size) * 2
         with ThreadPoolExecutor(self.workers) as pool:
-            pending = deque(pool.submit(self._load, path, s, window, audio_offset) for s in starts[:ahead])
-            rest = iter(starts[ahead:])
+            pending = deque(pool.submit(self._read_chunk, path, c, window, audio_offset)
+                            for c in chunks[:self.workers])
+            rest = iter(chunks[self.workers:])
             while pending:
-                item = pending.popleft().result()
+                items = pending.popleft().result()
                 nxt = next(rest, None)
                 if nxt is not None:
-                    pending.append(pool.submit(self._load, path, nxt, window, audio_offset))
-                yield item
+                    pending.append(pool.submit(self._read_chunk, path, nxt, window, audio_offset))
+                yield from items
 
     def score_windows(self, path: str | os.PathLike, starts: Sequence[float], window: float,
                       audio_offset: float = 0.0) -> tuple[torch.Tensor, list[tuple[float, float]]]:
