@@ -515,16 +515,17 @@ class SyncChecker:
                       audio_offset: float = 0.0) -> tuple[torch.Tensor, list[tuple[float, float]]]:
         """Raw logits ``(W, C)`` of the windows at ``starts`` and each one's (motion, audio peak);
         ``audio_offset`` reads the audio that much later (simulates a file whose audio is that far ahead)."""
-        path = str(path)
+        return self._score(self._read(str(path), list(starts), window, audio_offset))
+
+    def _score(self, items: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+        """Logits and evidence of decoded windows, in batches of ``batch_size``."""
         logits, evidence, batch = [], [], []
 
         def flush() -> None:
-            video = torch.stack([b[0] for b in batch])
-            audio = torch.stack([b[1] for b in batch])
-            logits.append(self.estimator.scores(video, audio))
+            logits.append(self.estimator.scores(torch.stack([b[0] for b in batch]), torch.stack([b[1] for b in batch])))
             batch.clear()
 
-        for video, audio in self._read(path, list(starts), window, audio_offset):
+        for video, audio in items:
             evidence.append(window_evidence(video, audio))
             batch.append((video, audio))
             if len(batch) == self.batch_size:
@@ -592,9 +593,40 @@ class SyncChecker:
 
     def check_many(self, paths: Iterable[str | os.PathLike], window: float | None = None,
                    stride: float | None = None) -> Iterator[CheckResult]:
-        """Check files one after another; a file that fails gives a record with ``error`` set."""
-        for p in paths:
-            yield self.safe(self.check, p, window=window, stride=stride)
+        """Check files in order, one record each (``error`` set for a file that fails). While one file
+        is scored, ``workers`` threads probe and decode the next ones (files of one chunk at most;
+        longer files stream their chunks when their turn comes)."""
+        paths = [str(p) for p in paths]
+
+        def prepare(path: str) -> Any:
+            try:
+                w, length, starts = self._plan(path, window, stride)
+                chunks = self._chunks(starts, w)
+                items = self._read_chunk(path, chunks[0], w, 0.0) if len(chunks) == 1 else None
+                return w, length, starts, items
+            except Exception as e:  # re-raised in the consumer, where safe() turns it into a record
+                return e
+
+        def finish(path: str, prepared: Any) -> CheckResult:
+            if isinstance(prepared, BaseException):
+                raise prepared
+            w, length, starts, items = prepared
+            logits, evidence = self._score(items) if items is not None else self.score_windows(path, starts, w)
+            return self.answer(path, logits, evidence, starts, w, length)
+
+        if self.workers == 0:
+            for p in paths:
+                yield self.safe(finish, p, prepared=prepare(p))
+            return
+        with ThreadPoolExecutor(self.workers) as pool:
+            pending = deque(pool.submit(prepare, p) for p in paths[:self.workers])
+            upcoming = iter(paths[self.workers:])
+            for p in paths:
+                prepared = pending.popleft().result()
+                nxt = next(upcoming, None)
+                if nxt is not None:
+                    pending.append(pool.submit(prepare, nxt))
+                yield self.safe(finish, p, prepared=prepared)
 
     def safe(self, fn: Callable[..., Any], path: str | os.PathLike, **kw: Any) -> Any:
         """``fn(path, **kw)``, or the failure record of ``path`` when it raises on a bad file."""

@@ -120,9 +120,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     failures: list[str] = []
     with writer, _progress(len(todo), "checking") as bar:
         task = bar.add_task("check", total=len(todo), name="")
-        for path in todo:
-            bar.update(task, name=Path(path).name)
-            r = checker.safe(checker.check, path, window=args.window, stride=args.stride)
+        for r in checker.check_many(todo, window=args.window, stride=args.stride):
+            bar.update(task, name=Path(r.path).name)
             writer.write(r)
             v = verdict(r)
             counts[v] = counts.get(v, 0) + 1
