@@ -321,6 +321,7 @@ class Scene:
 
     @property
     def canvas(self) -> int:
+        """Side of the canvas in px: the frame plus the camera's margin on every side."""
         return self.cfg.size + 2 * self.camera.margin
 
     def frame_box(self, box: tuple[float, float, float, float], t: float) -> list[float]:
