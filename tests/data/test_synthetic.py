@@ -219,3 +219,7 @@ def test_cli_writes_a_manifest_resumes_and_refuses_mixed_settings(tmp_path, caps
     assert main(args[:-4] + ["--size", "48", "--workers", "1"]) == 2   # other settings, same folder
     assert "other settings" in capsys.readouterr().err
     assert len(read_manifest(out / "manifest.csv")) == 4
+    assert main(args[:-4] + ["--vcodec", "nonexistent"]) == 2            # one line, no traceback
+    assert main(args[:-4] + ["--music", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown video encoder 'nonexistent'" in err and "Traceback" not in err

@@ -25,7 +25,7 @@ import numpy as np
 from avsync.data import synth_audio as sa
 from avsync.data import synth_video as sv
 from avsync.data.manifest import ManifestRow, write_manifest
-from avsync.errors import AvsyncError, UsageError
+from avsync.errors import AvsyncError, MediaError, UsageError
 
 KINDS = ("dense", "sparse", "static")
 VISUAL_EVENTS = ("flash", "colour", "jump", "hit", "appear", "disappear")
@@ -56,8 +56,12 @@ class SynthConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.min_events <= self.max_events:
             raise ValueError("need 1 <= min_events <= max_events")
-        if self.size < 32 or self.duration_sec <= 0 or self.fps <= 0 or self.sample_rate < 8000:
-            raise ValueError("need size >= 32 px, duration > 0, fps > 0, sample_rate >= 8000")
+        if self.size < 32 or self.duration_sec < 1.0 or self.fps <= 0 or self.sample_rate < 8000:
+            raise ValueError("need size >= 32 px, duration >= 1 s, fps > 0, sample_rate >= 8000")
+        if self.object_scale <= 0 or min(self.distractors, self.unexplained) < 0 or self.speakers < 1:
+            raise ValueError("need object_scale > 0, distractors >= 0, unexplained >= 0, speakers >= 1")
+        if not 0.0 <= self.music <= 1.0:
+            raise ValueError("music is a share: 0..1")
 
     @property
     def num_frames(self) -> int:
@@ -357,7 +361,8 @@ def _new_scene(rng: np.random.Generator, cfg: SynthConfig, still: bool = False) 
 
 
 def _event_times(rng: np.random.Generator, n: int, duration: float, taken: list[float], gap: float) -> list[float]:
-    """``n`` aperiodic times in [0.3, duration - 0.5], each ``gap`` s from the others and ``taken``."""
+    """Up to ``n`` aperiodic times in [0.3, duration - 0.5], each ``gap`` s from the others and
+    ``taken`` (as many as fit)."""
     out: list[float] = []
     for _ in range(n):
         for _try in range(200):
@@ -406,6 +411,8 @@ def _sparse(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, np.ndarr
         sv.paint(scene.backdrop, sv.random_shape(rng), x, y, s * rng.uniform(0.03, 0.07) * cfg.object_scale,
                  sv.random_colour(rng), angle=rng.uniform(0, 2 * math.pi))
     times = _event_times(rng, int(rng.integers(cfg.min_events, cfg.max_events + 1)), cfg.duration_sec, [], 0.8)
+    if len(times) < cfg.min_events:
+        raise UsageError(f"{cfg.duration_sec:g} s clips cannot hold {cfg.min_events} events 0.8 s apart")
     quiet = _event_times(rng, int(rng.integers(0, cfg.unexplained + 1)), cfg.duration_sec, times, 0.8)
     audio = sa.ambience(rng, cfg.num_samples, sr)
     events = []
@@ -515,6 +522,20 @@ class Encoding:
     crf: float | None = None
     container: str = "mp4"
 
+    def check(self, size: int) -> None:
+        """UsageError unless PyAV can encode with these codecs at ``size`` px (even for yuv420p)."""
+        import av
+
+        for name, what in ((self.vcodec, "video"), (self.acodec, "audio")):
+            try:
+                codec = av.codec.Codec(name, "w")
+            except Exception:  # noqa: BLE001 - PyAV raises several kinds for unknown names
+                raise UsageError(f"unknown {what} encoder {name!r}") from None
+            if codec.type != what:
+                raise UsageError(f"{name!r} is not a {what} encoder")
+        if size % 2:
+            raise UsageError(f"frame size {size} must be even for yuv420p video")
+
 
 def clip_name(kind: str, index: int, encoding: Encoding = Encoding()) -> str:
     """File name of clip ``index`` in a set folder."""
@@ -540,6 +561,8 @@ def write_clip(out_dir: str | Path, kind: str, seed: int, index: int, cfg: Synth
                encoding: Encoding = Encoding()) -> ManifestRow:
     """Generate and encode one clip into ``out_dir`` with a JSON side-car of its events and settings;
     a clip already there (both files, same settings) is kept. Returns its manifest row."""
+    import av
+
     from avsync.media import write_video
 
     out_dir = Path(out_dir)
@@ -551,8 +574,11 @@ def write_clip(out_dir: str | Path, kind: str, seed: int, index: int, cfg: Synth
         done = _check_sidecar(sidecar, settings)
         return ManifestRow(str(video), split_of(index), kind, cfg.duration_sec, done["events"])
     clip = make_clip(kind, seed, index, cfg)
-    write_video(video, clip.frames, clip.audio, cfg.fps, cfg.sample_rate, encoding.vcodec, encoding.acodec,
-                crf=encoding.crf)
+    try:
+        write_video(video, clip.frames, clip.audio, cfg.fps, cfg.sample_rate, encoding.vcodec, encoding.acodec,
+                    crf=encoding.crf)
+    except av.error.FFmpegError as e:
+        raise MediaError(video, f"cannot encode: {e}") from None
     tmp = sidecar.with_name(f".{sidecar.name}.tmp")
     tmp.write_text(json.dumps({**settings, "events": clip.events}, indent=1))
     tmp.replace(sidecar)
@@ -567,6 +593,7 @@ def generate_set(out_dir: str | Path, kind: str, n: int, seed: int = 0, cfg: Syn
     called as each clip finishes. Returns the manifest path and the failures (one line each)."""
     if kind not in KINDS:
         raise UsageError(f"unknown synthetic kind {kind!r} (choose from {', '.join(KINDS)})")
+    encoding.check(cfg.size)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for i in range(n):                              # refuse to mix settings before doing any work
