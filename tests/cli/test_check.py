@@ -186,3 +186,19 @@ def test_demo_on_a_folder_of_clips(capsys, tmp_path):
     d = json.loads(out)
     assert code == 0 and d["cases"] == 2 and d["within_0.1s"] == 2
     assert [r["true_sec"] for r in d["rows"]] == [-0.6, 1.0]
+
+
+def test_calibrate_fits_and_measures_on_a_manifest(capsys, tmp_path):
+    rows = ["path,split,kind"]
+    for i, split in enumerate(["val", "val", "test", "test"]):
+        make_clip(tmp_path / f"c{i}.mp4", 9, 0.0, seed=20 + i)
+        rows.append(f"c{i}.mp4,{split},flash")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    cal, rep, png = tmp_path / "cal.json", tmp_path / "report.json", tmp_path / "rel.png"
+    code, out, _ = run(capsys, "calibrate", "--data", tmp_path / "manifest.csv", "--method", "xcorr", "--per-clip", "2",
+                       "--out", cal, "--report", rep, "--plot", png)
+    assert code == 0 and "temperature" in out and png.stat().st_size > 5000
+    c, r = json.loads(cal.read_text()), json.loads(rep.read_text())
+    assert c["temperature"] > 0 and c["refine"] in ("none", "parabolic", "centroid") and c["fitted"]["records"] == 4
+    assert r["after"]["all"]["files"] == 4 and r["after"]["all"]["acc1_pm1"] == 1.0
+    assert r["after"]["all"]["median_abs_error_ms"] < 40

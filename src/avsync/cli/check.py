@@ -361,6 +361,19 @@ def _demo_report(rows: list[dict[str, Any]], fmt: str, method: str) -> None:
 # calibrate
 
 
+def _per_kind(sources: list, limit: int | None) -> list:
+    """At most ``limit`` sources of each kind, in manifest order."""
+    if limit is None:
+        return sources
+    seen: dict[str, int] = {}
+    out = []
+    for s in sources:
+        seen[s.kind] = seen.get(s.kind, 0) + 1
+        if seen[s.kind] <= limit:
+            out.append(s)
+    return out
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the temperature and refinement on one split, measure on another, write the calibration."""
     import avsync
@@ -369,10 +382,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from avsync.plots import reliability_plot
 
     checker = load_checker(args)
-    val = load_sources(args.data, split=args.fit_split)[: args.max_clips]
-    test = load_sources(args.data, split=args.test_split)[: args.max_clips]
+    val = _per_kind(load_sources(args.data, split=args.fit_split), args.max_clips)
+    test = _per_kind(load_sources(args.data, split=args.test_split), args.max_clips)
     if not val or not test:
-        raise UsageError(f"{args.data}: needs clips in the splits {args.fit_split!r} and {args.test_split!r}")
+        raise UsageError(f"{' '.join(args.data)}: needs clips in the splits {args.fit_split!r} and {args.test_split!r}")
     base = Calibration(min_confidence=args.min_confidence)
     checker.calibration = base
 
@@ -390,7 +403,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     test_recs = run(test, args.seed + 1, f"measuring on {args.test_split}")
     before, after = measure(test_recs, checker.grid, base), measure(test_recs, checker.grid, cal)
     cal = Calibration(**{**cal.__dict__, "fitted": {
-        **cal.fitted, "data": str(args.data), "fit_split": args.fit_split, "per_clip": args.per_clip,
+        **cal.fitted, "data": [str(d) for d in args.data], "fit_split": args.fit_split, "per_clip": args.per_clip,
         "test_split": args.test_split, "test_ece_before": before["all"]["ece"], "test_ece": after["all"]["ece"],
         "test_acc1": round(after["all"]["acc1"], 4), "test_median_abs_error_ms": after["all"]["median_abs_error_ms"]}})
     if args.out:
@@ -486,11 +499,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Simulate files at random offsets from one split (default val), fit "
                                           "the temperature and the sub-class refinement, measure on another "
                                           "split (default test), write <model>.calibration.json.")
-    p.add_argument("--data", required=True, metavar="MANIFEST", help="manifest CSV (path, split, kind)")
+    p.add_argument("--data", required=True, nargs="+", metavar="MANIFEST",
+                   help="manifest CSV(s) (path, split, kind) or folders of in-sync videos")
     p.add_argument("--fit-split", default="val")
     p.add_argument("--test-split", default="test")
     p.add_argument("--per-clip", type=int, default=4, help="offsets drawn per clip (default: 4)")
-    p.add_argument("--max-clips", type=int, default=None, help="use at most this many clips per split")
+    p.add_argument("--max-clips", type=int, default=None, help="use at most this many clips of each kind per split")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-confidence", type=float, default=0.2,
                    help="confidence under which a file is reported not synchronisable (default: 0.2)")
