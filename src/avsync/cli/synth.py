@@ -9,6 +9,16 @@ import time
 from avsync.errors import UsageError
 
 
+def _crf(text: str) -> float | tuple[float, float] | None:
+    if text == "default":
+        return None
+    try:
+        lo, _, hi = text.partition("-")
+        return (float(lo), float(hi)) if hi else float(lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number, a range LO-HI or 'default': {text!r}") from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``synth`` subcommand."""
     p = subparsers.add_parser(
@@ -25,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sample-rate", type=int, default=16000, help="audio sample rate in Hz (default 16000)")
     p.add_argument("--vcodec", default="h264", help="video codec (default h264, yuv420p)")
     p.add_argument("--acodec", default="aac", help="audio codec (default aac)")
-    p.add_argument("--crf", type=float, default=None, help="video quality for x264 (default: the codec's)")
+    p.add_argument("--crf", default="18-30", type=_crf,
+                   help="x264 quality: a number, a range LO-HI drawn per clip, or 'default' (default 18-30)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
     g = p.add_argument_group("difficulty")
     g.add_argument("--min-events", type=int, default=1, help="sparse: fewest audio-visual events a clip (1)")

@@ -189,9 +189,10 @@ class Actor:
         elif self.visual == "jump" and tau >= 0:
             lift = self.reach * 1.25 * (math.exp(-tau / self.decay) - math.exp(-tau / 0.02))
             x, y = x + self.direction[0] * lift, y + self.direction[1] * lift
-        elif self.visual == "hit" and tau >= 0:
+        elif self.visual == "hit" and tau >= 0:        # dents and lights up where it is struck
             e = math.exp(-tau / self.decay)
-            sx, sy = 1 + 0.3 * e, 1 - 0.4 * e
+            sx, sy = 1 + 0.4 * e, 1 - 0.5 * e
+            colour = self.colour + (self.other - self.colour) * 0.6 * e
         px, py = self._striker_pos(t) if self.striker is not None else (0.0, 0.0)
         return np.array([x, y, *colour, alpha, sx, sy, px, py], np.float64)
 
@@ -515,12 +516,23 @@ def make_clip(kind: str, seed: int, index: int, cfg: SynthConfig = SynthConfig()
 
 @dataclass(frozen=True)
 class Encoding:
-    """How clips are encoded (passed to avsync.media.write_video)."""
+    """How clips are encoded (passed to avsync.media.write_video). ``crf``: one quality for every
+    clip, a (low, high) range to draw each clip's from (varied compression), or None for the
+    codec's default; only x264/x265 use it."""
 
     vcodec: str = "h264"
     acodec: str = "aac"
-    crf: float | None = None
+    crf: float | tuple[float, float] | None = (18.0, 30.0)
     container: str = "mp4"
+
+    def crf_for(self, kind: str, seed: int, index: int) -> float | None:
+        """The quality of one clip (from its own generator, apart from its content's)."""
+        if self.crf is None or self.vcodec not in ("h264", "libx264", "hevc", "libx265"):
+            return None
+        if isinstance(self.crf, (int, float)):
+            return float(self.crf)
+        lo, hi = self.crf
+        return round(float(np.random.default_rng([int(seed), int(index), KINDS.index(kind) + 1, 7]).uniform(lo, hi)), 1)
 
     def check(self, size: int) -> None:
         """UsageError unless PyAV can encode with these codecs at ``size`` px (even for yuv420p)."""
@@ -543,7 +555,8 @@ def clip_name(kind: str, index: int, encoding: Encoding = Encoding()) -> str:
 
 
 def _settings(kind: str, seed: int, index: int, cfg: SynthConfig, encoding: Encoding) -> dict[str, Any]:
-    return {"kind": kind, "seed": int(seed), "index": int(index), "config": asdict(cfg), "encoding": asdict(encoding)}
+    return json.loads(json.dumps({"kind": kind, "seed": int(seed), "index": int(index), "config": asdict(cfg),
+                                  "encoding": asdict(encoding)}))   # as the side-car stores them
 
 
 def _check_sidecar(sidecar: Path, settings: dict[str, Any]) -> dict[str, Any]:
@@ -576,7 +589,7 @@ def write_clip(out_dir: str | Path, kind: str, seed: int, index: int, cfg: Synth
     clip = make_clip(kind, seed, index, cfg)
     try:
         write_video(video, clip.frames, clip.audio, cfg.fps, cfg.sample_rate, encoding.vcodec, encoding.acodec,
-                    crf=encoding.crf)
+                    crf=encoding.crf_for(kind, seed, index))
     except av.error.FFmpegError as e:
         raise MediaError(video, f"cannot encode: {e}") from None
     tmp = sidecar.with_name(f".{sidecar.name}.tmp")
