@@ -16,7 +16,6 @@ example does not depend on worker processes, and a resumed run draws exactly wha
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import math
@@ -54,23 +53,10 @@ def _split_of(name: str, val_fraction: float, test_fraction: float) -> str:
 
 
 def read_manifest(path: str | Path) -> list[Source]:
-    """Sources of a manifest CSV (``path``, ``split``, optional ``kind`` and ``duration_sec``);
-    relative paths are relative to the manifest's folder."""
-    path = Path(path)
-    try:
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read manifest ({e.strerror})") from None
-    if rows and not {"path", "split"} <= set(rows[0]):
-        raise UsageError(f"{path}: a manifest needs the columns path and split")
-    out = []
-    for r in rows:
-        p = Path(r["path"])
-        dur = r.get("duration_sec") or r.get("duration")
-        out.append(Source(str(p if p.is_absolute() else path.parent / p), r["split"], r.get("kind") or "",
-                          float(dur) if dur else None))
-    return out
+    """Sources of a manifest CSV (see ``avsync.data.manifest``); relative paths are relative to it."""
+    from avsync.data.manifest import read_manifest as read_rows
+
+    return [Source(r.path, r.split, r.kind, r.duration_sec or None) for r in read_rows(path)]
 
 
 def scan_folder(folder: str | Path, val_fraction: float = 0.1, test_fraction: float = 0.0) -> list[Source]:

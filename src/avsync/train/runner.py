@@ -132,6 +132,7 @@ class Summary(Callback):
             "global_step": trainer.global_step, "steps_this_run": steps, "resumed_from": self.resumed_from,
             "wall_sec": round(wall, 2), "steps_per_sec": round(steps / wall, 3) if wall > 0 else None,
             "world_size": trainer.world_size, "batches_per_rank": batches,
+            "dist_backend": torch.distributed.get_backend() if torch.distributed.is_initialized() else None,
             "examples_seen": trainer.global_step * trainer.datamodule.batch_size * trainer.world_size,
             "replica_param_checksums": replicas,
             "replicas_identical": max(replicas) - min(replicas) <= 1e-9 * max(1.0, abs(replicas[0])),
