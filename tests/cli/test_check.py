@@ -202,3 +202,58 @@ def test_calibrate_fits_and_measures_on_a_manifest(capsys, tmp_path):
     assert c["temperature"] > 0 and c["refine"] in ("none", "parabolic", "centroid") and c["fitted"]["records"] == 4
     assert r["after"]["all"]["files"] == 4 and r["after"]["all"]["acc1_pm1"] == 1.0
     assert r["after"]["all"]["median_abs_error_ms"] < 40
+
+
+# ---- the shipped default model (load_model() with no argument) on generated synthetic clips
+
+
+def synthetic_clip(path: Path, kind: str, index: int, seconds: float = 10.0) -> Path:
+    """A clip of the synthetic generators from a seed no training set uses."""
+    from avsync.data.synthetic import SynthConfig, make_clip as synth_clip
+    from avsync.media import write_video
+
+    c = synth_clip(kind, 4242, index, SynthConfig(duration_sec=seconds, size=128))
+    return write_video(path, c.frames, c.audio, fps=25.0, sample_rate=16000)
+
+
+@pytest.fixture(scope="module")
+def dense_clip(tmp_path_factory) -> Path:
+    return synthetic_clip(tmp_path_factory.mktemp("dense") / "dense.mp4", "dense", 0)
+
+
+def test_default_model_recovers_known_shifts_on_synthetic_clips(capsys, tmp_path, dense_clip):
+    from avsync.media import shift_audio
+
+    shifts = [-1.2, -0.3, 0.0, 0.7, 1.4]
+    for s in shifts:
+        shift_audio(dense_clip, tmp_path / f"shift_{s:+.1f}.mp4", s)
+    code, out, _ = run(capsys, "check", tmp_path, "--format", "jsonl")
+    recs = {Path(r["path"]).name: r for r in jsonl(out)}
+    assert code == 0 and len(recs) == len(shifts)
+    for s in shifts:
+        r = recs[f"shift_{s:+.1f}.mp4"]
+        assert r["synchronisable"] and r["method"] == "default", r
+        assert abs(r["offset_sec"] - s) <= 0.1, (s, r["offset_sec"], r["top"])
+
+
+def test_default_model_fix_brings_a_shifted_clip_back_to_about_zero(capsys, tmp_path, dense_clip):
+    from avsync.media import shift_audio
+
+    ahead = shift_audio(dense_clip, tmp_path / "ahead.mp4", 0.8)
+    code, out, _ = run(capsys, "fix", ahead, "-o", tmp_path / "fixed.mp4", "--format", "json")
+    assert code == 0 and abs(json.loads(out)["offset_sec"] - 0.8) <= 0.1
+    code, out, _ = run(capsys, "check", tmp_path / "fixed.mp4", "--format", "jsonl")
+    r = jsonl(out)[0]
+    assert code == 0 and r["synchronisable"] and abs(r["offset_sec"]) <= 0.1
+
+
+def test_default_model_api_and_not_synchronisable_static_clip(tmp_path, dense_clip):
+    import avsync
+
+    checker = avsync.load_model()
+    assert checker.name == "default" and checker.calibration.fitted, "the default model ships calibrated"
+    r = avsync.check(dense_clip)
+    assert isinstance(r, avsync.CheckResult) and r.synchronisable and abs(r.offset_sec) <= 0.1
+    static = synthetic_clip(tmp_path / "static.mp4", "static", 0)
+    s = checker.check(static)
+    assert not s.synchronisable and s.reason
