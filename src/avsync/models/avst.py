@@ -47,17 +47,18 @@ class AVST(SyncModel):
         self.v_bridge = nn.Linear(self.visual.out_channels, d)
         self.a_bridge = nn.Linear(self.audio.out_channels, d)
         self.modality = nn.Parameter(torch.randn(2, d) * 0.02)  # 0: audio, 1: visual
-        self.v_time, self.a_time = FactorisedPos(d, [t]), FactorisedPos(d, [t_a])
+        span = crop.duration_sec
+        self.v_time, self.a_time = FactorisedPos(d, [t], [span]), FactorisedPos(d, [t_a], [span])
         self.v_space = FactorisedPos(d, [h, w]) if self.variant != "enc-mp" else None
         self.cls = nn.Parameter(torch.randn(1, 1, d) * 0.02)
         dec = self.variant == "dec"
         self.blocks = nn.ModuleList(Block(d, c.n_heads, c.mlp_ratio, c.dropout, cross=dec) for _ in range(c.sync_layers))
         self.norm = nn.LayerNorm(d)
-        self.head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1))
+        # no bias on the score: a constant shifts every candidate's logit alike and gets no gradient
+        self.head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1, bias=False))
 
-    def _tokens(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple, tuple]:
-        """Visual tokens (B, Nv, D) and audio tokens (B, t_a, D) with their encodings, and the map sizes."""
-        v, a = self.encode(video, audio)
+    def _tokens(self, v: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple, tuple]:
+        """Feature maps -> visual tokens (B, Nv, D) and audio tokens (B, t_a, D) with encodings, and map sizes."""
         vgrid, agrid = tuple(v.shape[1:4]), tuple(a.shape[1:3])
         a = self.a_bridge(a.amax(1)) + self.a_time([agrid[1]]) + self.modality[0]
         v = self.v_bridge(v) + self.v_time([vgrid[0]])[:, None, None]
@@ -67,9 +68,11 @@ class AVST(SyncModel):
             v = (v + self.v_space(vgrid[1:])).flatten(1, 3)
         return v + self.modality[1], a, vgrid, agrid
 
-    def _score(self, video: torch.Tensor, audio: torch.Tensor, need_weights: bool) -> tuple[torch.Tensor, dict | None]:
-        """Sync score (B,) of each pair, and the attention maps when asked for."""
-        v, a, vgrid, agrid = self._tokens(video, audio)
+    def score_features(self, v: torch.Tensor, a: torch.Tensor,
+                       need_weights: bool = False) -> tuple[torch.Tensor, dict | None]:
+        """Everything after the CNNs: visual map ``(B, t, h, w, Cv)`` and audio map ``(B, f, t_a, Ca)`` ->
+        sync score (B,) of each pair, and the attention maps when asked for."""
+        v, a, vgrid, agrid = self._tokens(v, a)
         cls = self.cls.expand(v.shape[0], -1, -1)
         if self.variant == "dec":
             x, w = run_blocks(self.blocks, torch.cat([cls, a], 1), v, need_weights)
@@ -89,7 +92,7 @@ class AVST(SyncModel):
 
     def pair_score(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         """Sync score ``(B,)`` of video ``(B, T, 3, H, W)`` with audio ``(B, S)`` as given (for InfoNCE)."""
-        return self._score(video, audio, False)[0]
+        return self.score_features(*self.encode(video, audio))[0]
 
     def candidate_pairs(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Equal-length overlap crops for every grid shift: video (B, K, T', 3, H, W), audio (B, K, S')."""
@@ -113,6 +116,6 @@ class AVST(SyncModel):
         """Offset-class logits ``(B, n_classes)``: the sync score of each candidate shift."""
         vids, auds = self.candidate_pairs(video, audio)
         b, k = auds.shape[:2]
-        scores, _ = self._score(vids.flatten(0, 1), auds.flatten(0, 1), False)
-        maps = self._score(video, audio, True)[1] if return_attention else None
+        scores = self.pair_score(vids.flatten(0, 1), auds.flatten(0, 1))
+        maps = self.score_features(*self.encode(video, audio), need_weights=True)[1] if return_attention else None
         return SyncOutput(scores.view(b, k), maps)

@@ -98,12 +98,17 @@ class FactorisedPos(nn.Module):
     """Learned factorised positional embedding: one table per axis (e.g. t, h, w), summed.
 
     Tables are sized for the configured input; another size is served by linear interpolation of
-    each table, so any input length or frame size works.
+    each table, so any input length or frame size works. A time axis given its span in seconds
+    (``spans``) starts as a sinusoid of the time at each step's centre (:func:`time_encoding`), so
+    audio and visual tokens of the same instant start with the same code whatever their rates.
     """
 
-    def __init__(self, dim: int, sizes: Sequence[int]) -> None:
+    def __init__(self, dim: int, sizes: Sequence[int], spans: Sequence[float | None] | None = None) -> None:
         super().__init__()
-        self.tables = nn.ParameterList([nn.Parameter(torch.randn(s, dim) * 0.02) for s in sizes])
+        spans = spans or [None] * len(sizes)
+        self.tables = nn.ParameterList(
+            nn.Parameter(torch.randn(n, dim) * 0.02 if span is None else time_encoding(n, span, dim))
+            for n, span in zip(sizes, spans))
 
     def forward(self, sizes: Sequence[int]) -> torch.Tensor:
         """Embedding of shape ``(*sizes, D)``."""
@@ -113,6 +118,17 @@ class FactorisedPos(nn.Module):
             shape[axis] = size
             out = out + resize_table(table, size).view(shape)
         return out
+
+
+def time_encoding(n: int, span_sec: float, dim: int, scale: float = 0.1) -> torch.Tensor:
+    """``(n, dim)`` sinusoids of the centre times of ``n`` equal steps over ``span_sec`` seconds;
+    periods spread geometrically from 80 ms (two video frames) to 20 s."""
+    t = (torch.arange(n) + 0.5) * (span_sec / n)
+    periods = torch.logspace(math.log10(0.08), math.log10(20.0), dim // 2)
+    angles = 2 * math.pi * t[:, None] / periods[None]
+    enc = torch.zeros(n, dim)
+    enc[:, 0:2 * (dim // 2):2], enc[:, 1:2 * (dim // 2):2] = angles.sin(), angles.cos()
+    return enc * scale
 
 
 def resize_table(table: torch.Tensor, size: int) -> torch.Tensor:

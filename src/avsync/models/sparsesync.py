@@ -25,8 +25,9 @@ class SparseSync(SyncModel):
         grids = self.feature_grid(c.num_frames, c.frame_size, c.frame_size, c.num_samples)
         self.v_bridge = nn.Linear(self.visual.out_channels, d)
         self.a_bridge = nn.Linear(self.audio.out_channels, d)
-        self.v_pos = FactorisedPos(d, grids["visual"])
-        self.a_pos = FactorisedPos(d, grids["audio"])
+        span = c.duration_sec
+        self.v_pos = FactorisedPos(d, grids["visual"], [span, None, None])
+        self.a_pos = FactorisedPos(d, grids["audio"], [None, span])
         self.v_sel = Selectors(c.n_selectors, d, c.n_heads, c.selector_layers, c.mlp_ratio, c.dropout)
         self.a_sel = Selectors(c.n_selectors, d, c.n_heads, c.selector_layers, c.mlp_ratio, c.dropout)
         self.off_token = nn.Parameter(torch.randn(1, 1, d) * 0.02)
@@ -37,9 +38,8 @@ class SparseSync(SyncModel):
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, c.grid.num_classes)
 
-    def tokens(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple, tuple]:
-        """Bridged feature tokens with positional embeddings: visual (B, t*h*w, D), audio (B, f*t_a, D)."""
-        v, a = self.encode(video, audio)
+    def tokens(self, v: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple, tuple]:
+        """Feature maps -> bridged tokens with positional embeddings: visual (B, t*h*w, D), audio (B, f*t_a, D)."""
         vgrid, agrid = tuple(v.shape[1:4]), tuple(a.shape[1:3])
         v = (self.v_bridge(v) + self.v_pos(vgrid)).flatten(1, 3)
         a = (self.a_bridge(a) + self.a_pos(agrid)).flatten(1, 2)
@@ -47,7 +47,11 @@ class SparseSync(SyncModel):
 
     def forward(self, video: torch.Tensor, audio: torch.Tensor, return_attention: bool = False) -> SyncOutput:
         """Offset-class logits ``(B, n_classes)`` for video ``(B, T, 3, H, W)`` and audio ``(B, S)``."""
-        v, a, vgrid, agrid = self.tokens(video, audio)
+        return self.from_features(*self.encode(video, audio), return_attention=return_attention)
+
+    def from_features(self, v: torch.Tensor, a: torch.Tensor, return_attention: bool = False) -> SyncOutput:
+        """Everything after the CNNs: visual map ``(B, t, h, w, Cv)`` and audio map ``(B, f, t_a, Ca)`` -> logits."""
+        v, a, vgrid, agrid = self.tokens(v, a)
         vs, vw = self.v_sel(v, return_attention)
         as_, aw = self.a_sel(a, return_attention)
         b = v.shape[0]
