@@ -41,21 +41,26 @@ def timeline_plot(tl: "Timeline", path: str | os.PathLike, min_confidence: float
     wins = r.per_window
     grid = np.asarray(r.grid)
     step = float(grid[1] - grid[0]) if len(grid) > 1 else 1.0
-    fig, (ax, axc) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig, (ax, axc) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]},
+                                  layout="constrained")
     if wins:
-        centres = np.array([(w.start_sec + w.end_sec) / 2 for w in wins])
+        from avsync.inference import owned_spans
+
+        spans = owned_spans(wins)
+        x_edges = np.array([a for a, _ in spans] + [spans[-1][1]])
+        y_edges = np.append(grid - step / 2, grid[-1] + step / 2)
         probs = np.array([w.probs for w in wins]).T  # (C, W)
-        half = (centres[1] - centres[0]) / 2 if len(centres) > 1 else (wins[0].end_sec - wins[0].start_sec) / 2
-        ax.imshow(probs, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=max(probs.max(), 1e-6),
-                  extent=(centres[0] - half, centres[-1] + half, grid[0] - step / 2, grid[-1] + step / 2),
-                  interpolation="nearest")
+        shown = probs / np.maximum(probs.max(0, keepdims=True), 1e-12)  # each window scaled to its peak
+        mesh = ax.pcolormesh(x_edges, y_edges, shown, cmap="magma", vmin=0, vmax=1, shading="flat")
+        fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.03, label="probability / window's peak")
+        centres = np.array([(a + b) / 2 for a, b in spans])
         ok = np.array([w.usable for w in wins])
         offs = np.array([w.offset_sec for w in wins])
         ax.plot(centres[ok], offs[ok], "o", ms=3, color="cyan", label="window offset")
         axc.plot(centres, [w.confidence for w in wins], "-o", ms=2.5, color="tab:blue")
     for s in tl.segments:
-        ax.hlines(s.offset_sec, s.start_sec, s.end_sec, colors="red", lw=2.2)
-    ax.plot([], [], color="red", lw=2.2, label="segment offset")
+        ax.hlines(s.offset_sec, s.start_sec, s.end_sec, colors="red", lw=1.3, linestyles="--", alpha=0.9)
+    ax.plot([], [], color="red", lw=1.3, ls="--", label="segment offset")
     for k, st in enumerate(tl.no_evidence):
         for a in (ax, axc):
             a.axvspan(st["start_sec"], st["end_sec"], facecolor="none", edgecolor="0.6", hatch="//", lw=0,
@@ -69,7 +74,7 @@ def timeline_plot(tl: "Timeline", path: str | os.PathLike, min_confidence: float
         axc.axhline(min_confidence, color="0.5", ls="--", lw=0.8)
     axc.set_ylim(0, 1.02)
     axc.set_ylabel("confidence")
-    axc.set_xlabel("time s (window centre)")
+    axc.set_xlabel("time s (each window drawn over the part of the file it speaks for)")
     return _save(fig, path)
 
 
