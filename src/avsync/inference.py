@@ -875,6 +875,7 @@ def explain(checker: SyncChecker, path: str | os.PathLike, out: str | os.PathLik
     times = [float(start) + i / est.fps for i in idx]
     title = (f"{Path(path).name}  window {start:.2f}-{start + window:.2f} s  offset {offset:+.2f} s "
              f"(confidence {conf:.2f})  top: where the model looked; bottom: what it listened to")
-    explain_plot(pics, heat.numpy(), spec.numpy(), aheat, times, out, title)
+    explain_plot(pics, heat.numpy(), spec.numpy(), aheat, times, out, title, time_range=(float(start), float(start) + window),
+                 max_khz=est.sample_rate / 2000)
     return {"path": str(path), "start_sec": float(start), "end_sec": float(start) + window, "offset_sec": round(offset, 4),
             "confidence": round(conf, 4), "out": str(out)}

@@ -79,9 +79,11 @@ def timeline_plot(tl: "Timeline", path: str | os.PathLike, min_confidence: float
 
 
 def explain_plot(frames: np.ndarray, heat: np.ndarray, spec: np.ndarray | None, audio_heat: np.ndarray | None,
-                 times: Sequence[float], path: str | os.PathLike, title: str = "") -> Path:
+                 times: Sequence[float], path: str | os.PathLike, title: str = "",
+                 time_range: tuple[float, float] | None = None, max_khz: float | None = None) -> Path:
     """Frames ``(N, H, W, 3)`` uint8 with attention heat-maps ``(N, H, W)`` in [0, 1] laid over them,
-    and (when given) the spectrogram ``(F, T)`` with the audio attention ``(F, T)`` over it."""
+    and (when given) the spectrogram ``(F, T)`` with the audio attention ``(F, T)`` over it, drawn over
+    ``time_range`` seconds and 0..``max_khz`` kHz when given."""
     plt = _pyplot()
     n = len(frames)
     rows = 2 if spec is not None else 1
@@ -95,12 +97,12 @@ def explain_plot(frames: np.ndarray, heat: np.ndarray, spec: np.ndarray | None, 
         a.axis("off")
     if spec is not None:
         a = fig.add_subplot(rows, 1, 2)
-        a.imshow(spec, aspect="auto", origin="lower", cmap="gray")
+        extent = ((time_range or (-0.5, spec.shape[1] - 0.5)) + ((0, max_khz) if max_khz else (-0.5, spec.shape[0] - 0.5)))
+        a.imshow(spec, aspect="auto", origin="lower", cmap="gray", extent=extent)
         if audio_heat is not None:
-            a.imshow(audio_heat, aspect="auto", origin="lower", cmap="jet", alpha=0.45, vmin=0, vmax=1,
-                     extent=(-0.5, spec.shape[1] - 0.5, -0.5, spec.shape[0] - 0.5))
-        a.set_ylabel("frequency bin")
-        a.set_xlabel("audio frame")
+            a.imshow(audio_heat, aspect="auto", origin="lower", cmap="jet", alpha=0.45, vmin=0, vmax=1, extent=extent)
+        a.set_ylabel("kHz" if max_khz else "frequency bin")
+        a.set_xlabel("time s" if time_range else "audio frame")
     fig.suptitle(title, fontsize=9)
     return _save(fig, path)
 
