@@ -349,31 +349,30 @@ def window_evidence(video: torch.Tensor, audio: torch.Tensor) -> tuple[float, fl
     return motion, float(audio.abs().max()) if audio.numel() else 0.0
 
 
-def _segment_cost(log_probs: torch.Tensor) -> tuple[float, int]:
-    """(negative log-likelihood of the best single class, that class) for a run of windows."""
-    total = log_probs.sum(0)
-    k = int(total.argmax())
-    return -float(total[k]), k
-
-
 def segment_offsets(log_probs: torch.Tensor, min_windows: int = 2, penalty: float | None = None) -> list[tuple[int, int, int]]:
     """Binary segmentation of a window sequence into runs of constant offset class: a run is split
     where two classes explain it better than one by more than ``penalty`` nats (default
-    ``2 ln C``) and the two classes differ. Returns ``(first, end, class)`` runs in order."""
+    ``2 ln C + ln n``, BIC-like) and the two classes differ. Returns ``(first, end, class)`` runs in order."""
     n, c = log_probs.shape
-    penalty = 2 * math.log(c) if penalty is None else penalty
+    penalty = 2 * math.log(c) + math.log(max(n, 1)) if penalty is None else penalty
+    prefix = torch.cat([torch.zeros(1, c, dtype=log_probs.dtype), log_probs.cumsum(0)])  # O(1) run sums
+
+    def fit(lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best log-likelihood and class of the runs [lo, hi) (vectorised over runs)."""
+        return (prefix[hi] - prefix[lo]).max(-1)
 
     def split(lo: int, hi: int) -> list[tuple[int, int, int]]:
-        cost, k = _segment_cost(log_probs[lo:hi])
-        best = None
-        for m in range(lo + min_windows, hi - min_windows + 1):
-            (cl, kl), (cr, kr) = _segment_cost(log_probs[lo:m]), _segment_cost(log_probs[m:hi])
-            gain = cost - cl - cr
-            if kl != kr and gain > penalty and (best is None or gain > best[0]):
-                best = (gain, m)
-        if best is None:
-            return [(lo, hi, k)]
-        return split(lo, best[1]) + split(best[1], hi)
+        whole, k = fit(torch.tensor(lo), torch.tensor(hi))
+        cuts = torch.arange(lo + min_windows, hi - min_windows + 1)
+        if len(cuts):
+            left, kl = fit(torch.full_like(cuts, lo), cuts)
+            right, kr = fit(cuts, torch.full_like(cuts, hi))
+            gain = torch.where(kl != kr, left + right - whole, torch.full_like(left, -math.inf))
+            best = int(gain.argmax())
+            if float(gain[best]) > penalty:
+                m = int(cuts[best])
+                return split(lo, m) + split(m, hi)
+        return [(lo, hi, int(k))]
 
     return split(0, n) if n else []
 
