@@ -165,6 +165,14 @@ def test_usage_errors_exit_2(capsys, tmp_path):
     assert run(capsys, "check", "x.mp4", "--stride", "0", "--method", "xcorr")[0] == 2
     code, _, err = run(capsys, "check", "x.mp4", "--model", "no-such-model")
     assert code == 2 and "unknown model" in err
+    assert run(capsys, "check", "x.mp4", "--method", "xcorr", "--min-confidence", "1.5")[0] == 2
+
+
+def test_min_confidence_decides_synchronisable(capsys, folder):
+    clip = folder / "clip_+0.6.mp4"
+    code, out, _ = run(capsys, "check", clip, "--method", "xcorr", "--format", "jsonl", "--min-confidence", "0.999")
+    r = jsonl(out)[0]
+    assert code == 0 and not r["synchronisable"] and "low confidence" in r["reason"] and r["offset_sec"] is not None
 
 
 def test_explain_writes_a_heat_map(capsys, tmp_path):

@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -34,6 +35,8 @@ def _model_args(p: argparse.ArgumentParser, windows: bool = True) -> None:
     g.add_argument("--method", choices=["model", "xcorr"], default="model",
                    help="'model' (learned, default) or 'xcorr' (training-free cross-correlation baseline)")
     g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    g.add_argument("--min-confidence", type=float, default=None, metavar="C",
+                   help="report 'not synchronisable' under this calibrated confidence (default: the model's, 0.2)")
     g.add_argument("--batch-size", type=int, default=8, metavar="B", help="windows per forward pass (default: 8)")
     g.add_argument("--workers", type=int, default=2, metavar="K",
                    help="threads decoding windows ahead of the model (default: 2; 0 = none)")
@@ -57,7 +60,12 @@ def load_checker(args: argparse.Namespace) -> "SyncChecker":
     if args.method == "xcorr" and args.model not in (None, "xcorr"):
         raise UsageError("--method xcorr uses no model: drop --model")
     name = "xcorr" if args.method == "xcorr" else args.model
-    return avsync.load_model(name, device=args.device, batch_size=args.batch_size, workers=args.workers)
+    checker = avsync.load_model(name, device=args.device, batch_size=args.batch_size, workers=args.workers)
+    if args.min_confidence is not None:
+        if not 0 <= args.min_confidence <= 1:
+            raise UsageError("--min-confidence must lie in 0..1")
+        checker.calibration = replace(checker.calibration, min_confidence=args.min_confidence)
+    return checker
 
 
 def expand_paths(specs: Sequence[str]) -> list[str]:
@@ -386,7 +394,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     test = _per_kind(load_sources(args.data, split=args.test_split), args.max_clips)
     if not val or not test:
         raise UsageError(f"{' '.join(args.data)}: needs clips in the splits {args.fit_split!r} and {args.test_split!r}")
-    base = Calibration(min_confidence=args.min_confidence)
+    base = Calibration(min_confidence=0.2 if args.min_confidence is None else args.min_confidence)
     checker.calibration = base
 
     def run(sources: list, seed: int, what: str) -> list:
@@ -506,8 +514,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--per-clip", type=int, default=4, help="offsets drawn per clip (default: 4)")
     p.add_argument("--max-clips", type=int, default=None, help="use at most this many clips of each kind per split")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--min-confidence", type=float, default=0.2,
-                   help="confidence under which a file is reported not synchronisable (default: 0.2)")
     p.add_argument("--out", metavar="JSON", help="calibration file (default: beside the model's weights)")
     p.add_argument("--report", metavar="JSON", help="write the measurements here")
     p.add_argument("--plot", metavar="PNG", help="write the reliability diagram here")
