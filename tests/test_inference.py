@@ -244,3 +244,16 @@ def test_load_model_from_a_path_with_its_calibration(tmp_path, clips):
     assert checker.calibration.temperature == 3.0
     r = checker.check(clips["ahead"])
     assert r.windows == 7 and r.confidence is not None and math.isfinite(r.offset_sec)
+
+
+def test_check_many_keeps_order_and_records_failures(clips, tmp_path):
+    paths = [clips["ahead"], tmp_path / "missing.mp4", clips["short"], clips["sync"]]
+    results = list(SyncChecker(XcorrEstimator(), workers=2).check_many(paths))
+    assert [r.path for r in results] == [str(p) for p in paths]
+    assert [r.error is None for r in results] == [True, False, False, True]
+    assert abs(results[0].offset_sec - 0.6) < 0.05 and abs(results[3].offset_sec) < 0.05
+
+
+def test_top_level_check(clips):
+    r = avsync.check(clips["ahead"], model="xcorr")
+    assert isinstance(r, avsync.CheckResult) and abs(r.offset_sec - 0.6) < 0.05
