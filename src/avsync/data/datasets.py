@@ -236,10 +236,13 @@ class CropDataset(Dataset):
 
 
 class FixedDataset(Dataset):
-    """Crops of a fixed offset list (evaluation): centre crop, no augmentation."""
+    """Crops of a fixed offset list. Evaluation: centre crop, no augmentation. With ``augment`` it
+    serves as a training set that cycles through the list (item ``k`` is crop ``k % len``): the
+    over-fitting check of a training set-up, or training on a published list of examples."""
 
-    def __init__(self, crops: Sequence[Crop], spec: ClipSpec, kinds: dict[str, str] | None = None) -> None:
-        self.crops, self.spec, self.kinds = list(crops), spec, kinds or {}
+    def __init__(self, crops: Sequence[Crop], spec: ClipSpec, kinds: dict[str, str] | None = None,
+                 augment: AugmentConfig | None = None) -> None:
+        self.crops, self.spec, self.kinds, self.augment = list(crops), spec, kinds or {}, augment
         off_grid = [c for c in self.crops if abs(c.offset_sec) > spec.grid.max_sec + 1e-6]
         if off_grid:
             raise UsageError(f"{off_grid[0].path}: offset {off_grid[0].offset_sec:+.2f} s is outside the model's "
@@ -249,9 +252,11 @@ class FixedDataset(Dataset):
         return len(self.crops)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        c = self.crops[i]
+        c = self.crops[i % len(self.crops)]
+        gen = torch.Generator().manual_seed(i) if self.augment is not None else None
         try:
-            return load_example(c, self.spec, self.spec.grid.to_class(c.offset_sec), self.kinds.get(c.path, ""))
+            return load_example(c, self.spec, self.spec.grid.to_class(c.offset_sec), self.kinds.get(c.path, ""),
+                                self.augment, gen)
         except AvsyncError as e:  # reported by evaluate(), which goes on with the other crops
             return {"error": str(e), "path": c.path}
 

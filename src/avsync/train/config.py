@@ -37,6 +37,7 @@ class DataSection:
     train_split: str = "train"
     val_split: str = "val"
     kinds: list[str] | None = None        # keep only these manifest kinds (None: all)
+    train_offsets: str | None = None      # train on this fixed offset list (cycled) instead of random crops
     val_offsets: str | None = None        # a fixed offset list (CSV); default: made from the val split
     val_per_source: int = 2               # fixed crops per val source when no list is given
     val_fraction: float = 0.1             # folders: share of files (by name hash) held out for val

@@ -30,7 +30,7 @@ class SyncDataModule(L.LightningDataModule):
         super().__init__()
         self.data, self.spec, self.batch_size, self.max_steps, self.seed = data, spec, batch_size, max_steps, seed
         self.start_step = 0
-        self.train_set: CropDataset | None = None
+        self.train_set: CropDataset | FixedDataset | None = None
         self.val_set: FixedDataset | None = None
 
     def _sources(self, specs: list[str], split: str) -> list[Source]:
@@ -47,6 +47,12 @@ class SyncDataModule(L.LightningDataModule):
         if self.train_set is None and stage in (None, "fit"):
             if not self.data.train:
                 raise UsageError("data.train is empty: give a manifest or a folder of videos")
+            if self.data.train_offsets:
+                crops = read_fixed_offsets(self.data.train_offsets)
+                self.train_set = FixedDataset(crops, self.spec, augment=self.data.augment)
+                log.info("training on the %d fixed crops of %s (cycled)", len(crops), self.data.train_offsets)
+                self.val_set = self.make_val_set()
+                return
             train = self._sources(self.data.train, self.data.train_split)
             self.train_set = CropDataset(train, self.spec, self.seed, self.data.augment, self.data.jitter_sec,
                                          self.data.cache)
