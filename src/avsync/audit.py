@@ -20,11 +20,13 @@ of where the crops start. This module measures that for any encoding:
      frame-snapped video start, audio at ``vstart + offset`` plus ``jitter_sec``). Here only the
      relative phase of the two streams' codec grids (and any file-edge effect) can leak;
 
-3. evaluate on held-out clips (``evaluate.evaluate``) and test the accuracy against chance
-   ``1 / num_classes`` with an exact one-sided binomial test. Targets are drawn i.i.d. uniformly and
-   independently of everything a clean input shows, so under "no leak" every prediction is right
-   with probability exactly ``1 / num_classes``, independently: the test is exact even though many
-   crops come from one clip. Verdict ``LEAKS`` when ``p < alpha`` and the accuracy is at least
+3. evaluate on held-out clips (``evaluate.evaluate``), ONE example a clip, and test the accuracy
+   against chance ``1 / num_classes`` with an exact one-sided binomial test. The target class is
+   drawn uniformly, and with no leak the crop of an independently made clip looks the same whatever
+   the class, so each prediction is right with probability exactly ``1 / num_classes``,
+   independently of the others. (Several crops of one clip would not do: the crop of a given clip
+   at a given offset is one fixed input, right or wrong every time it is drawn, so a lucky probe
+   would look significant.) Verdict ``LEAKS`` when ``p < alpha`` and the accuracy is at least
    ``min_effect`` above chance; otherwise ``CLEAN`` (this probe, at this budget, found no leak).
 """
 
@@ -116,14 +118,14 @@ class ProbeConfig:
     tail_sec: float = 0.2
     jitter_sec: float = 0.0        # audio jitter of the ``both`` probe (training uses up to half a step)
     frame_noise: float = 0.0       # per-frame sensor noise (0..255 std) added to the still pictures
-    clips: int = 16
-    test_clips: int = 8
-    test_examples: int = 420
+    clips: int = 24
+    test_clips: int = 300         # held-out clips; each gives ONE example a probe (see the module doc)
     steps: int = 300
     batch_size: int = 16
     lr: float = 1e-3
     warmup_steps: int = 30
     workers: int = 1
+    threads: int = 1               # torch threads; more than one thrashes a small CPU shared with the loader
     alpha: float = 0.01
     min_effect: float = 0.05       # accuracy - chance (absolute) below which a significant result is still CLEAN
     seed: int = 0
@@ -133,8 +135,8 @@ class ProbeConfig:
         unknown = [p for p in self.probes if p not in PROBES]
         if unknown or not self.probes:
             raise UsageError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES)}")
-        if self.clips < 1 or self.test_clips < 1 or self.steps < 1 or self.test_examples < 1:
-            raise UsageError("the audit needs clips, test_clips, steps and test_examples >= 1")
+        if self.clips < 1 or self.test_clips < 1 or self.steps < 1:
+            raise UsageError("the audit needs clips, test_clips and steps >= 1")
         if not 0 < self.alpha < 1:
             raise UsageError(f"alpha must lie in (0, 1), not {self.alpha}")
         if self.size < 32 or self.size % 2 or self.frame_size > self.size:
@@ -326,13 +328,14 @@ class ProbeDataset(Dataset):
     Every random choice is seeded by ``(seed, probe, k)``; the target class is uniform and i.i.d."""
 
     def __init__(self, sources: Sequence[Source], spec: ClipSpec, probe: str, anchor_sec: float,
-                 length: int, seed: int = 0, jitter_sec: float = 0.0) -> None:
+                 length: int, seed: int = 0, jitter_sec: float = 0.0, cache: bool = True) -> None:
         if probe not in PROBES:
             raise UsageError(f"unknown probe {probe!r}; choose from {', '.join(PROBES)}")
         self.sources, self.spec, self.probe, self.anchor = list(sources), spec, probe, anchor_sec
         self.length, self.seed = length, seed
         self.sampler = CropSampler(spec.grid, spec.window_sec, spec.fps, jitter_sec)
-        self.cache = DecodedCache()  # each source is decoded once (per loader process), crops cut in memory
+        # training reuses sources: decode each once (per loader process) and cut crops in memory
+        self.cache = DecodedCache() if cache else None
 
     def __len__(self) -> int:
         return self.length
@@ -379,12 +382,15 @@ def _module_config(cfg: ProbeConfig, window: float) -> dict[str, Any]:
 def train_probe(train_set: Dataset, cfg: ProbeConfig, window: float, workdir: Path) -> tuple[torch.nn.Module, float]:
     """Train a fresh probe model with the training module of ``avsync.train`` (cross-entropy, Adam,
     warm-up, gradient clipping) for ``cfg.steps`` steps; returns the model and its last loss."""
+    import warnings
+
     import lightning as L
 
     from avsync.train.module import SyncModule
 
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")  # "no val_dataloader" and the like: expected here
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = SyncModule(_module_config(cfg, window))
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers,
@@ -411,8 +417,8 @@ def run_probe(probe: str, train_sources: Sequence[Source], test_sources: Sequenc
     train_set = ProbeDataset(train_sources, spec, probe, cfg.anchor(), cfg.steps * cfg.batch_size,
                              cfg.seed, cfg.jitter_sec)
     model, loss = train_probe(train_set, cfg, window, workdir)
-    test_set = ProbeDataset(test_sources, spec, probe, cfg.anchor(), cfg.test_examples, cfg.seed + 1_000_003,
-                            cfg.jitter_sec)
+    test_set = ProbeDataset(test_sources, spec, probe, cfg.anchor(), len(test_sources), cfg.seed + 1_000_003,
+                            cfg.jitter_sec, cache=False)  # one example a held-out clip: independent trials
     report = evaluate(model, test_set, batch_size=32, workers=cfg.workers)
     n = report.n_clips
     correct = int(round(report.acc1 * n))
@@ -430,18 +436,30 @@ def run_audit(encoding: Encoding, cfg: ProbeConfig = ProbeConfig(), maker: ClipM
     t0 = time.perf_counter()
     maker = maker or static_maker(cfg.seed)
     report = AuditReport(encoding, cfg, source)
-    with tempfile.TemporaryDirectory(prefix="avsync-audit-") as tmp:
-        folder = Path(workdir) if workdir is not None else Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        train = make_sources(folder, maker, encoding, cfg, range(cfg.clips), "train")
-        test = make_sources(folder, maker, encoding, cfg, range(cfg.clips, cfg.clips + cfg.test_clips), "test")
-        for probe in cfg.probes:
-            result = run_probe(probe, train, test, encoding, cfg, Path(tmp))
-            report.results.append(result)
-            if on_result is not None:
-                on_result(result)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        with tempfile.TemporaryDirectory(prefix="avsync-audit-") as tmp:
+            _run_probes(report, maker, folder=Path(workdir) if workdir is not None else Path(tmp),
+                        tmp=Path(tmp), on_result=on_result)
+    finally:
+        torch.set_num_threads(threads)
     report.wall_sec = time.perf_counter() - t0
     return report
+
+
+def _run_probes(report: AuditReport, maker: ClipMaker, folder: Path, tmp: Path,
+                on_result: Callable[[ProbeResult], None] | None) -> None:
+    """Encode the training and held-out clips into ``folder``, then run every probe into ``report``."""
+    encoding, cfg = report.encoding, report.config
+    folder.mkdir(parents=True, exist_ok=True)
+    train = make_sources(folder, maker, encoding, cfg, range(cfg.clips), "train")
+    test = make_sources(folder, maker, encoding, cfg, range(cfg.clips, cfg.clips + cfg.test_clips), "test")
+    for probe in cfg.probes:
+        result = run_probe(probe, train, test, encoding, cfg, tmp)
+        report.results.append(result)
+        if on_result is not None:
+            on_result(result)
 
 
 def write_report(report: AuditReport, path: str | Path) -> Path:

@@ -50,9 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--from-video", metavar="PATH", help="take still frames and the noise spectrum from this "
                                                           "video instead of the synthetic 'static' kind")
     src.add_argument("--steps", type=_positive_int, default=300, help="training steps per probe (default 300)")
-    src.add_argument("--clips", type=_positive_int, default=16, help="training clips (default 16; 8 more are held out)")
-    src.add_argument("--test-examples", type=_positive_int, default=420,
-                     help="held-out crops per probe (default 420)")
+    src.add_argument("--clips", type=_positive_int, default=24, help="training clips (default 24)")
+    src.add_argument("--test-clips", type=_positive_int, default=300,
+                     help="held-out clips, one test example each per probe (default 300)")
     src.add_argument("--probes", default="video,audio,both",
                      help="comma list of video, audio, both (default all three)")
     src.add_argument("--window", type=float, help="crop length in seconds (default 1 s, or one GOP + 0.2 s)")
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     encoding = Encoding(args.vcodec, args.acodec, args.sample_rate, args.gop, args.crf, args.bitrate,
                         args.audio_bitrate, args.pix_fmt)
     cfg = ProbeConfig(size=args.size, window_sec=args.window, jitter_sec=args.jitter, frame_noise=args.frame_noise,
-                      clips=args.clips, test_examples=args.test_examples, steps=args.steps,
+                      clips=args.clips, test_clips=args.test_clips, steps=args.steps,
                       workers=max(0, args.workers), seed=args.seed, probes=_probes(args.probes))
     maker = still_maker(args.from_video, args.seed) if args.from_video else None
     console = Console(stderr=True)
