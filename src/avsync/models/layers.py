@@ -120,7 +120,7 @@ class FactorisedPos(nn.Module):
         return out
 
 
-def time_encoding(n: int, span_sec: float, dim: int, scale: float = 0.1) -> torch.Tensor:
+def time_encoding(n: int, span_sec: float, dim: int, scale: float = 0.5) -> torch.Tensor:
     """``(n, dim)`` sinusoids of the centre times of ``n`` equal steps over ``span_sec`` seconds;
     periods spread geometrically from 80 ms (two video frames) to 20 s."""
     t = (torch.arange(n) + 0.5) * (span_sec / n)
