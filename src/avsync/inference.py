@@ -26,7 +26,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol, Sequence
 
 import torch
 
@@ -36,11 +36,19 @@ from avsync.offsets import Crop, OffsetGrid
 REPORT_FPS = 25.0          # ``offset_frames`` counts frames at this rate
 REFINE_METHODS = ("none", "parabolic", "centroid")
 TOP_K = 5
-CHUNK_BYTES = 150e6         # decoded float frames read in one go (overlapping windows decode once)
+CHUNK_BYTES = 400e6         # decoded frames held by one read (overlapping windows decode once)
 
 
 # --------------------------------------------------------------------------------------------------
 # results
+
+
+class Span(NamedTuple):
+    """The part of a file with both picture and sound: start and length in seconds, frame size in pixels."""
+
+    start: float
+    length: float
+    pixels: int
 
 
 @dataclass
@@ -439,8 +447,8 @@ class SyncChecker:
 
     # ---- reading and scoring windows
 
-    def span(self, path: str | os.PathLike) -> tuple[float, float]:
-        """(start, length) in seconds of the part of ``path`` with both picture and sound."""
+    def span(self, path: str | os.PathLike) -> Span:
+        """Where the part of ``path`` with both picture and sound lies, and its frame size."""
         from avsync.media import probe
 
         info = probe(path)
@@ -451,7 +459,7 @@ class SyncChecker:
         v, a = info.video, info.audio
         start = max(0.0, v.start_sec)
         end = min(v.start_sec + v.duration_sec, a.start_sec + a.duration_sec, info.duration_sec)
-        return start, end - start
+        return Span(start, end - start, v.width * v.height)
 
     def _load(self, path: str, start: float, window: float, audio_offset: float) -> tuple[torch.Tensor, torch.Tensor]:
         from avsync.data.datasets import ClipSpec, load_example
@@ -461,12 +469,13 @@ class SyncChecker:
         item = load_example(Crop(path, audio_offset, start), spec, 0)
         return item["video"], item["audio"]
 
-    def _chunks(self, starts: Sequence[float], window: float) -> list[tuple[float, float, list[float]]]:
+    def _chunks(self, starts: Sequence[float], window: float, pixels: int) -> list[tuple[float, float, list[float]]]:
         """Group consecutive windows into stretches read with one ``read_clip`` each (overlapping
-        windows are decoded once), each at most ``CHUNK_BYTES`` of float frames long:
+        windows are decoded once), each holding at most ``CHUNK_BYTES`` of decoded frames (source
+        frames of ``pixels`` pixels as RGB + YUV while decoding, model-size float frames after):
         ``(chunk start, chunk length, window starts)``."""
         e = self.estimator
-        frame_bytes = 3 * 4 * e.frame_size ** 2
+        frame_bytes = max(3 * 4 * e.frame_size ** 2, int(4.5 * pixels))
         max_sec = max(window, CHUNK_BYTES / (frame_bytes * e.fps))
         chunks: list[tuple[float, float, list[float]]] = []
         for s in starts:
@@ -491,10 +500,10 @@ class SyncChecker:
             out.append((video[i:i + n], audio[j:j + m]))
         return out
 
-    def _read(self, path: str, starts: Sequence[float], window: float, audio_offset: float
+    def _read(self, path: str, starts: Sequence[float], window: float, audio_offset: float, pixels: int
               ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Decoded windows in order; ``workers`` threads decode the next chunks ahead (bounded)."""
-        chunks = self._chunks(starts, window)
+        chunks = self._chunks(starts, window, pixels)
         if self.workers == 0:
             for c in chunks:
                 yield from self._read_chunk(path, c, window, audio_offset)
@@ -511,10 +520,12 @@ class SyncChecker:
                 yield from items
 
     def score_windows(self, path: str | os.PathLike, starts: Sequence[float], window: float,
-                      audio_offset: float = 0.0) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+                      audio_offset: float = 0.0, pixels: int | None = None) -> tuple[torch.Tensor, list[tuple[float, float]]]:
         """Raw logits ``(W, C)`` of the windows at ``starts`` and each one's (motion, audio peak);
-        ``audio_offset`` reads the audio that much later (simulates a file whose audio is that far ahead)."""
-        return self._score(self._read(str(path), list(starts), window, audio_offset))
+        ``audio_offset`` reads the audio that much later (simulates a file whose audio is that far
+        ahead); ``pixels``: the source frame size (probed when not given)."""
+        pixels = self.span(path).pixels if pixels is None else pixels
+        return self._score(self._read(str(path), list(starts), window, audio_offset, pixels))
 
     def _score(self, items: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, list[tuple[float, float]]]:
         """Logits and evidence of decoded windows, in batches of ``batch_size``."""
@@ -573,22 +584,22 @@ class SyncChecker:
         return result
 
     def _plan(self, path: str | os.PathLike, window: float | None, stride: float | None
-              ) -> tuple[float, float, list[float]]:
+              ) -> tuple[float, Span, list[float]]:
         window = float(window or self.estimator.window_sec)
         stride = float(stride or window / 2)
-        t0, length = self.span(path)
-        starts = window_starts(length, window, stride, self.estimator.fps, t0)
+        span = self.span(path)
+        starts = window_starts(span.length, window, stride, self.estimator.fps, span.start)
         if not starts:
-            raise TooShortError(path, f"{length:.2f} s of picture with sound is shorter than the {window:g} s "
-                                      f"window (try --window {max(1.0, math.floor(length * 10) / 10):g})")
-        return window, length, starts
+            raise TooShortError(path, f"{span.length:.2f} s of picture with sound is shorter than the {window:g} s "
+                                      f"window (try --window {max(1.0, math.floor(span.length * 10) / 10):g})")
+        return window, span, starts
 
     def check(self, path: str | os.PathLike, window: float | None = None, stride: float | None = None) -> CheckResult:
         """Check one file: windows of ``window`` s (default: the model's) every ``stride`` s (default
         half a window), combined. Raises an AvsyncError when the file cannot be checked."""
-        window, length, starts = self._plan(path, window, stride)
-        logits, evidence = self.score_windows(path, starts, window)
-        return self.answer(str(path), logits, evidence, starts, window, length)
+        window, span, starts = self._plan(path, window, stride)
+        logits, evidence = self.score_windows(path, starts, window, pixels=span.pixels)
+        return self.answer(str(path), logits, evidence, starts, window, span.length)
 
     def check_many(self, paths: Iterable[str | os.PathLike], window: float | None = None,
                    stride: float | None = None) -> Iterator[CheckResult]:
@@ -599,19 +610,20 @@ class SyncChecker:
 
         def prepare(path: str) -> Any:
             try:
-                w, length, starts = self._plan(path, window, stride)
-                chunks = self._chunks(starts, w)
+                w, span, starts = self._plan(path, window, stride)
+                chunks = self._chunks(starts, w, span.pixels)
                 items = self._read_chunk(path, chunks[0], w, 0.0) if len(chunks) == 1 else None
-                return w, length, starts, items
+                return w, span, starts, items
             except Exception as e:  # re-raised in the consumer, where safe() turns it into a record
                 return e
 
         def finish(path: str, prepared: Any) -> CheckResult:
             if isinstance(prepared, BaseException):
                 raise prepared
-            w, length, starts, items = prepared
-            logits, evidence = self._score(items) if items is not None else self.score_windows(path, starts, w)
-            return self.answer(path, logits, evidence, starts, w, length)
+            w, span, starts, items = prepared
+            logits, evidence = (self._score(items) if items is not None
+                                else self.score_windows(path, starts, w, pixels=span.pixels))
+            return self.answer(path, logits, evidence, starts, w, span.length)
 
         if self.workers == 0:
             for p in paths:
@@ -651,12 +663,12 @@ class SyncChecker:
     def desync(self, path: str | os.PathLike, window: float | None = None) -> DesyncResult:
         """DeSync of one clip: mean |offset| of the first and the last window."""
         window = float(window or self.estimator.window_sec)
-        t0, length = self.span(path)
-        if length < window - 1e-6:
-            raise TooShortError(path, f"{length:.2f} s is shorter than the {window:g} s window")
-        last = math.floor((length - window) * self.estimator.fps + 1e-6) / self.estimator.fps
-        starts = [t0, t0 + last]
-        logits, evidence = self.score_windows(path, starts, window)
+        span = self.span(path)
+        if span.length < window - 1e-6:
+            raise TooShortError(path, f"{span.length:.2f} s is shorter than the {window:g} s window")
+        last = math.floor((span.length - window) * self.estimator.fps + 1e-6) / self.estimator.fps
+        starts = [span.start, span.start + last]
+        logits, evidence = self.score_windows(path, starts, window, pixels=span.pixels)
         first, end = (abs(w.offset_sec) for w in self._windows(logits, evidence, starts, window))
         return DesyncResult(str(path), first, end, (first + end) / 2)
 
@@ -734,14 +746,14 @@ def simulate(checker: SyncChecker, sources: Sequence[Any], per_clip: int = 4, se
     records, failed = [], []
     for src in sources:
         try:
-            t0, length = checker.span(src.path)
+            t0, length, pixels = checker.span(src.path)
             for _ in range(per_clip):
                 o = round(rng.uniform(-grid.max_sec, grid.max_sec), 4)
                 lo, hi = max(0.0, -o) + 1e-3, length - max(0.0, o) - 1e-3
                 starts = window_starts(hi - lo, window, stride, fps, t0 + lo)
                 if not starts:
                     raise TooShortError(src.path, f"{length:.2f} s is too short for a {window:g} s window at {o:+.2f} s")
-                logits, evidence = checker.score_windows(src.path, starts, window, audio_offset=o)
+                logits, evidence = checker.score_windows(src.path, starts, window, audio_offset=o, pixels=pixels)
                 keep = [i for i, (m, p) in enumerate(evidence) if _is_usable(checker.calibration, m, p) is None]
                 records.append(SimRecord(src.path, getattr(src, "kind", ""), o, grid.to_class(o),
                                          torch.log_softmax(logits[keep].double(), -1), [starts[i] for i in keep],
