@@ -257,3 +257,12 @@ def test_check_many_keeps_order_and_records_failures(clips, tmp_path):
 def test_top_level_check(clips):
     r = avsync.check(clips["ahead"], model="xcorr")
     assert isinstance(r, avsync.CheckResult) and abs(r.offset_sec - 0.6) < 0.05
+
+
+def test_load_model_from_a_checkpoint_folder(tmp_path):
+    from avsync.models import create, save_model
+
+    folder = tmp_path / "step-000100"
+    save_model(create("sparsesync-tiny", duration_sec=2.0, frame_size=32), folder / "model")
+    checker = avsync.load_model(folder)
+    assert checker.name == "step-000100" and checker.estimator.window_sec == 2.0

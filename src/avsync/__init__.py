@@ -47,7 +47,7 @@ def _resolve(name_or_path: str | os.PathLike | None) -> Path | None:
     if shipped.is_file():
         return shipped
     path = Path(name).expanduser()
-    for candidate in (path, path.with_name(path.name + ".safetensors")):
+    for candidate in (path, path.with_name(path.name + ".safetensors"), path / "model.safetensors"):
         if candidate.is_file():
             return candidate
     if name == DEFAULT_MODEL:
@@ -61,7 +61,8 @@ def _resolve(name_or_path: str | os.PathLike | None) -> Path | None:
 def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu", batch_size: int = 8,
                workers: int = 2) -> "SyncChecker":
     """A :class:`~avsync.inference.SyncChecker` for a shipped model name (default: ``"default"``),
-    ``"xcorr"`` (the training-free baseline) or the path of a ``.safetensors`` file; its calibration
+    ``"xcorr"`` (the training-free baseline), the path of a ``.safetensors`` file or of a training
+    checkpoint folder (``runs/NAME/checkpoints/step-N/``); its calibration
     (``<name>.calibration.json`` beside the weights) is loaded when present."""
     from avsync.inference import Calibration, ModelEstimator, SyncChecker, calibration_path
 
@@ -75,6 +76,7 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu
         from avsync.models import load_model_file
 
         name = weights.name[: -len(".safetensors")] if weights.name.endswith(".safetensors") else weights.stem
+        name = weights.parent.name if name == "model" else name  # a checkpoint folder: name it by its step
         estimator = ModelEstimator(load_model_file(weights, map_location=device), device, name=name)
         cal_file = calibration_path(weights)
     calibration = Calibration.load(cal_file) if cal_file.is_file() else Calibration()
