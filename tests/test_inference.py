@@ -266,3 +266,15 @@ def test_load_model_from_a_checkpoint_folder(tmp_path):
     save_model(create("sparsesync-tiny", duration_sec=2.0, frame_size=32), folder / "model")
     checker = avsync.load_model(folder)
     assert checker.name == "step-000100" and checker.estimator.window_sec == 2.0
+
+
+def test_a_calibration_for_other_weights_warns(tmp_path):
+    from avsync.inference import calibration_path, weights_digest
+    from avsync.models import create, save_model
+
+    weights = save_model(create("sparsesync-tiny", duration_sec=2.0, frame_size=32), tmp_path / "m")
+    Calibration(fitted={"weights_sha256": weights_digest(weights)}).save(calibration_path(weights))
+    avsync.load_model(weights)  # matching: no warning
+    Calibration(fitted={"weights_sha256": "0" * 64}).save(calibration_path(weights))
+    with pytest.warns(UserWarning, match="fitted for other weights"):
+        avsync.load_model(weights)

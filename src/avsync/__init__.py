@@ -64,7 +64,7 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu
     ``"xcorr"`` (the training-free baseline), the path of a ``.safetensors`` file or of a training
     checkpoint folder (``runs/NAME/checkpoints/step-N/``); its calibration
     (``<name>.calibration.json`` beside the weights) is loaded when present."""
-    from avsync.inference import Calibration, ModelEstimator, SyncChecker, calibration_path
+    from avsync.inference import Calibration, ModelEstimator, SyncChecker, calibration_path, weights_digest
 
     weights = _resolve(name_or_path)
     if weights is None:
@@ -80,6 +80,12 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu
         estimator = ModelEstimator(load_model_file(weights, map_location=device), device, name=name)
         cal_file = calibration_path(weights)
     calibration = Calibration.load(cal_file) if cal_file.is_file() else Calibration()
+    fitted_for = calibration.fitted.get("weights_sha256")
+    if weights is not None and fitted_for and fitted_for != weights_digest(weights):
+        import warnings
+
+        warnings.warn(f"{cal_file} was fitted for other weights than {weights}; its confidences may be off "
+                      f"(run `avsync calibrate`)", stacklevel=2)
     return SyncChecker(estimator, calibration, batch_size=batch_size, workers=workers)
 
 

@@ -209,6 +209,17 @@ class Calibration:
         return path
 
 
+def weights_digest(weights: str | os.PathLike) -> str:
+    """SHA-256 of a weights file: a calibration records the weights it was fitted for."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(weights, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def calibration_path(weights: str | os.PathLike) -> Path:
     """Where the calibration of a model's weights lives: ``<name>.calibration.json`` beside them."""
     weights = Path(weights)

@@ -386,7 +386,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the temperature and refinement on one split, measure on another, write the calibration."""
     import avsync
     from avsync.data.datasets import load_sources
-    from avsync.inference import Calibration, calibration_path, fit_calibration, measure, simulate
+    from avsync.inference import Calibration, calibration_path, fit_calibration, measure, simulate, weights_digest
     from avsync.plots import reliability_plot
 
     checker = load_checker(args)
@@ -414,12 +414,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         **cal.fitted, "data": [str(d) for d in args.data], "fit_split": args.fit_split, "per_clip": args.per_clip,
         "test_split": args.test_split, "test_ece_before": before["all"]["ece"], "test_ece": after["all"]["ece"],
         "test_acc1": round(after["all"]["acc1"], 4), "test_median_abs_error_ms": after["all"]["median_abs_error_ms"]}})
+    weights = None if checker.name == "xcorr" else avsync._resolve(args.model)
+    if weights is not None:
+        cal = replace(cal, fitted={**cal.fitted, "weights": weights.name, "weights_sha256": weights_digest(weights)})
     if args.out:
         out = Path(args.out)
-    elif checker.name == "xcorr":
+    elif weights is None:
         out = avsync.MODEL_DIR / "xcorr.calibration.json"
     else:
-        out = calibration_path(avsync._resolve(args.model))
+        out = calibration_path(weights)
     cal.save(out)
     report = {"method": checker.name, "calibration": str(out), "temperature": cal.temperature, "refine": cal.refine,
               "before": before, "after": after}
