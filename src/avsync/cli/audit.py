@@ -49,18 +49,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src = p.add_argument_group("clips and probe")
     src.add_argument("--from-video", metavar="PATH", help="take still frames and the noise spectrum from this "
                                                           "video instead of the synthetic 'static' kind")
-    src.add_argument("--steps", type=_positive_int, default=300, help="training steps per probe (default 300)")
+    src.add_argument("--steps", type=_positive_int, default=150, help="training steps per probe (default 150)")
     src.add_argument("--clips", type=_positive_int, default=24, help="training clips (default 24)")
-    src.add_argument("--test-clips", type=_positive_int, default=300,
-                     help="held-out clips, one test example each per probe (default 300)")
+    src.add_argument("--test-clips", type=_positive_int, default=200,
+                     help="held-out clips, one test example each per probe (default 200)")
     src.add_argument("--probes", default="video,audio,both",
                      help="comma list of video, audio, both (default all three)")
-    src.add_argument("--window", type=float, help="crop length in seconds (default 1 s, or one GOP + 0.2 s)")
+    src.add_argument("--window", type=float, help="crop length in seconds (default 0.6 s, or one GOP + 0.2 s)")
     src.add_argument("--jitter", type=float, default=0.0,
                      help="audio jitter of the 'both' probe in seconds (default 0: exact-grid crops)")
     src.add_argument("--size", type=int, default=64, help="encoded frame size in px (default 64)")
-    src.add_argument("--frame-noise", type=float, default=0.0,
-                     help="per-frame sensor noise std (0..255) added to the still pictures (default 0)")
+    src.add_argument("--frame-noise", type=float, default=2.0,
+                     help="per-frame sensor noise std (0..255) added to the still pictures (default 2)")
+    src.add_argument("--residual-gain", type=float, default=8.0,
+                     help="the probe sees 0.5 + gain * (frame - mean frame of the crop); 0: raw frames (default 8)")
     src.add_argument("--keep", metavar="DIR", help="keep the encoded clips in DIR")
     p.add_argument("--out", metavar="JSON", help="write the report here")
     p.add_argument("--workers", type=int, default=1, help="data loader processes (default 1)")
@@ -93,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     encoding = Encoding(args.vcodec, args.acodec, args.sample_rate, args.gop, args.crf, args.bitrate,
                         args.audio_bitrate, args.pix_fmt)
     cfg = ProbeConfig(size=args.size, window_sec=args.window, jitter_sec=args.jitter, frame_noise=args.frame_noise,
+                      residual_gain=args.residual_gain,
                       clips=args.clips, test_clips=args.test_clips, steps=args.steps,
                       workers=max(0, args.workers), seed=args.seed, probes=_probes(args.probes))
     maker = still_maker(args.from_video, args.seed) if args.from_video else None
