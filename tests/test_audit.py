@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from avsync.audit import (CLEAN, LEAKS, PROBES, Encoding, ProbeConfig, ProbeDataset, leak_test, make_sources,
-                          run_audit, static_maker)
+                          run_audit, static_maker, still_maker, temporal_residual)
 from avsync.data.datasets import ClipSpec
 
 # A probe small enough for the test suite: 32 px, 0.4 s crops, 5 offset classes (chance 20 %).
@@ -104,6 +104,34 @@ def test_crop_placement_and_stream_replacement(tmp_path):
     ds = ProbeDataset(sources[:1], spec, "video only", anchor, 40, seed=3)
     same = [k for k in range(40) if ds.crop(k)[1] == ds.crop(0)[1]][:2]
     assert len(same) == 2 and not torch.equal(ds[same[0]]["audio"], ds[same[1]]["audio"])
+
+
+def test_still_maker_takes_stills_and_the_noise_spectrum_of_a_video(tmp_path):
+    from avsync.media import write_video
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (75, 48, 64, 3), dtype=np.uint8)          # 3 s of changing pictures
+    t = np.arange(48000) / 16000
+    audio = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+    src = write_video(tmp_path / "mine.mp4", frames, audio)
+    make = still_maker(src)
+    f0, a0 = make(0, 2.0, 25.0, 16000, 32)
+    f1, a1 = make(1, 2.0, 25.0, 16000, 32)
+    assert f0.shape == (50, 32, 32, 3) and f0.dtype == np.uint8 and a0.shape == (32000,)
+    assert (f0 == f0[:1]).all() and not (f0[0] == f1[0]).all()            # a still, a new one a clip
+    peak = np.fft.rfftfreq(len(a0), 1 / 16000)[np.argmax(np.abs(np.fft.rfft(a0)))]
+    assert abs(peak - 440) < 40                                           # the file's spectrum...
+    assert not np.allclose(a0, a1, atol=1e-3)                             # ...as fresh noise a clip
+    assert np.sqrt(np.mean(a0 ** 2)) == pytest.approx(np.sqrt(np.mean(audio ** 2)), rel=0.3)
+
+
+def test_temporal_residual_removes_the_still_picture():
+    still = torch.rand(1, 3, 8, 8).expand(6, 3, 8, 8)
+    assert torch.allclose(temporal_residual(still.clone(), 8.0), torch.full((6, 3, 8, 8), 0.5))
+    moving = still.clone()
+    moving[3:] += 0.01                                                    # a keyframe refresh at frame 3
+    r = temporal_residual(moving, 8.0)
+    assert torch.allclose(r[3:] - r[:3].mean(0), torch.full((3, 3, 8, 8), 0.08), atol=1e-5)
 
 
 def test_burnt_in_frame_counter_leaks_through_video_only(tmp_path):
