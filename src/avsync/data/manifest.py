@@ -39,7 +39,8 @@ def write_manifest(rows: Iterable[ManifestRow], path: str | Path) -> Path:
         w.writerow(COLUMNS)
         for r in rows:
             p = Path(r.path)
-            if p.is_absolute() and p.resolve().is_relative_to(root):
+            p = p if p.is_absolute() else p.resolve()  # a relative path is relative to the working folder
+            if p.resolve().is_relative_to(root):
                 p = p.resolve().relative_to(root)
             w.writerow([p.as_posix(), r.split, r.kind, f"{r.duration_sec:.4f}", json.dumps(r.events, separators=(",", ":"))])
     tmp.replace(path)
