@@ -122,7 +122,7 @@ class SyncModule(L.LightningModule):
         self.log("train/acc", acc, prog_bar=True, batch_size=bs)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=bs)
         if self.trainer.is_global_zero and self.global_step % self.cfg.trainer.log_every == 0:
-            log.info("step %d: loss %.3f, acc %.2f, lr %.2e (%s)", self.global_step, float(loss), float(acc),
+            log.info("step %d: loss %.3f, acc %.2f, lr %.2e (%s)", self.global_step, float(loss.detach()), float(acc),
                      self.optimizers().param_groups[0]["lr"], self.stage() if self.loss_kind == "infonce" else "ce")
         msg = self.plateau.update(self.global_step, float(loss.detach()), math.log(scores.shape[-1]))
         if msg and self.trainer.is_global_zero:
