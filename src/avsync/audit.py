@@ -396,13 +396,25 @@ def train_probe(train_set: Dataset, cfg: ProbeConfig, window: float, workdir: Pa
     warm-up, gradient clipping) for ``cfg.steps`` steps; returns the model and its last loss."""
     import warnings
 
+    # Lightning's start-up notes, "no val_dataloader" and the ln(K) plateau warnings are expected here
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "avsync.train")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="lightning")
+            return _fit(train_set, cfg, window, workdir)
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _fit(train_set: Dataset, cfg: ProbeConfig, window: float, workdir: Path) -> tuple[torch.nn.Module, float]:
     import lightning as L
 
     from avsync.train.module import SyncModule
 
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning", "avsync.train"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="lightning")  # "no val_dataloader" and the like: expected here
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = SyncModule(_module_config(cfg, window))
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers,
