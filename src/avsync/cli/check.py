@@ -71,13 +71,13 @@ def load_checker(args: argparse.Namespace) -> "SyncChecker":
 def expand_paths(specs: Sequence[str]) -> list[str]:
     """Files named, videos under folders (recursive, by extension), and glob matches; order kept,
     duplicates dropped. A name that matches nothing is kept, so it gets its own error record."""
-    from avsync.data.datasets import VIDEO_EXTENSIONS
+    from avsync.media.prepare import VIDEO_SUFFIXES
 
     out: list[str] = []
     for spec in specs:
         p = Path(spec)
         if p.is_dir():
-            out += sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
+            out += sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
         elif not p.exists() and glob.has_magic(spec):
             for m in sorted(glob.glob(spec, recursive=True)):
                 out += expand_paths([m]) if Path(m).is_dir() else [m]

@@ -29,11 +29,10 @@ from torch.utils.data import Dataset, Sampler
 
 from avsync.data.augment import AugmentConfig, augment_audio, augment_video, center_crop
 from avsync.errors import AvsyncError, UsageError
+from avsync.media.prepare import VIDEO_SUFFIXES
 from avsync.offsets import Crop, CropSampler, OffsetGrid
 
 log = logging.getLogger("avsync.train")
-
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".ogv", ".flv")
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ def read_manifest(path: str | Path) -> list[Source]:
 def scan_folder(folder: str | Path, val_fraction: float = 0.1, test_fraction: float = 0.0) -> list[Source]:
     """Every video file under ``folder`` (recursive), split by a hash of its relative path."""
     folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
     return [Source(str(p), _split_of(str(p.relative_to(folder)), val_fraction, test_fraction), p.parent.name)
             for p in files]
 

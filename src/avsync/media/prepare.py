@@ -19,7 +19,7 @@ from avsync.media.probe import audio_stream, frame_rotation, open_media, rewind,
 from avsync.media.reader import FrameClock, check_truncated, decoded_frames, mono_chunks
 from avsync.media.writer import add_audio_stream, add_video_stream, open_output, temp_path
 
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp"}
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".ogv", ".flv", ".wmv", ".3gp"}
 
 
 @dataclass(frozen=True)
