@@ -9,6 +9,8 @@ after every record (fine for hundreds of files; use ``jsonl`` for thousands).
 
 from __future__ import annotations
 
+import abc
+
 import csv
 import io
 import json
@@ -56,7 +58,7 @@ def _complete_lines(path: Path) -> list[str]:
     return data[:end].decode("utf-8", errors="replace").splitlines()
 
 
-class Writer:
+class Writer(abc.ABC):
     """Base writer: ``write`` one record, ``close`` at the end; ``done`` = paths already in ``--out``."""
 
     def __init__(self, out: str | os.PathLike | None = None, stream: IO[str] | None = None,
@@ -74,9 +76,9 @@ class Writer:
         """The dict written for one result."""
         return r.to_dict(windows=self.windows)
 
+    @abc.abstractmethod
     def write(self, r: CheckResult) -> None:
         """Write one record."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Finish the output."""
@@ -103,9 +105,9 @@ class _LineWriter(Writer):
             if not lines:
                 self.header()
 
+    @abc.abstractmethod
     def parse(self, lines: list[str]) -> list[str]:
         """Paths of the records in existing lines."""
-        raise NotImplementedError
 
     def header(self) -> None:
         """Write whatever starts a new file."""
