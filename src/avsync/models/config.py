@@ -42,6 +42,11 @@ class ModelConfig:
     # audio encoder: ResNet18-style 2D CNN with a 1-channel stem
     audio_widths: tuple[int, ...] = (64, 128, 256, 512)
     audio_blocks: tuple[int, ...] = (2, 2, 2, 2)
+    # time stride of each audio stage (frequency always halves after stage 1); the stem divides time by 4,
+    # so (1, 2, 2, 2) is ResNet18's total stride 32 (256 ms tokens) and (1, 2, 1, 1) keeps 64 ms tokens
+    audio_tstrides: tuple[int, ...] = (1, 2, 2, 2)
+    # feed the visual encoder each frame's difference from the previous one as 3 more channels (motion)
+    visual_diff: bool = False
     # transformer part
     d_model: int = 512
     n_heads: int = 8
@@ -49,6 +54,9 @@ class ModelConfig:
     selector_layers: int = 3
     sync_layers: int = 3
     mlp_ratio: float = 4.0
+    # > 0 adds a correlation head (SparseSync only): per-time audio and visual embeddings of this width
+    # whose cosine similarity at each candidate lag is added to the offset logits (0: the paper's model)
+    corr_dim: int = 0
     dropout: float = 0.1
     description: str = field(default="", compare=False)
 
@@ -60,7 +68,7 @@ class ModelConfig:
         if self.d_model % self.n_heads:
             raise UsageError(f"model {self.name}: d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
         stages = {len(self.visual_widths), len(self.visual_blocks), len(self.visual_sstrides), len(self.visual_tstrides)}
-        if len(stages) != 1 or len(self.audio_widths) != len(self.audio_blocks):
+        if len(stages) != 1 or len({len(self.audio_widths), len(self.audio_blocks), len(self.audio_tstrides)}) != 1:
             raise UsageError(f"model {self.name}: encoder stage lists differ in length")
         if max(self.visual_tstrides) > 2:
             raise UsageError(f"model {self.name}: a temporal stride above 2 cannot resolve a 40 ms offset")

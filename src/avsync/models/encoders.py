@@ -44,12 +44,12 @@ class Encoder(nn.Module):
 class BasicBlock2d(nn.Module):
     """ResNet basic block (two 3x3 convs) with a 1x1 projection when the shape changes."""
 
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
+    def __init__(self, cin: int, cout: int, stride: int | tuple[int, int]) -> None:
         super().__init__()
         self.body = nn.Sequential(
             *_bn_relu(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), cout, 2),
             nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
-        self.short = nn.Identity() if cin == cout and stride == 1 else nn.Sequential(
+        self.short = nn.Identity() if cin == cout and stride in (1, (1, 1)) else nn.Sequential(
             nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,21 +58,22 @@ class BasicBlock2d(nn.Module):
 
 
 class AudioResNet(Encoder):
-    """ResNet18-style spectrogram encoder: 7x7/2 stem on 1 channel, 3x3/2 max-pool, 4 stages."""
+    """ResNet18-style spectrogram encoder: 7x7/2 stem on 1 channel, 3x3/2 max-pool, 4 stages.
+    Stages after the first halve frequency; each stage's time stride is ``tstrides[i]``."""
 
-    def __init__(self, widths: Sequence[int] = (64, 128, 256, 512), blocks: Sequence[int] = (2, 2, 2, 2)) -> None:
+    def __init__(self, widths: Sequence[int] = (64, 128, 256, 512), blocks: Sequence[int] = (2, 2, 2, 2),
+                 tstrides: Sequence[int] = (1, 2, 2, 2)) -> None:
         super().__init__()
         layers: list[nn.Module] = [*_bn_relu(nn.Conv2d(1, widths[0], 7, 2, 3, bias=False), widths[0], 2),
                                    nn.MaxPool2d(3, 2, 1)]
         self.strides = [(2, 2), (2, 2)]
         cin = widths[0]
-        for i, (w, n) in enumerate(zip(widths, blocks)):
-            stride = 1 if i == 0 else 2
+        for i, (w, n, ts) in enumerate(zip(widths, blocks, tstrides)):
+            stride = (1 if i == 0 else 2, ts)
             for j in range(n):
                 layers.append(BasicBlock2d(cin, w, stride if j == 0 else 1))
                 cin = w
-            if stride > 1:
-                self.strides.append((stride, stride))
+            self.strides.append(stride)
         self.net = nn.Sequential(*layers)
         self.out_channels = cin
 
@@ -124,9 +125,9 @@ _S3D_MIXED = {
 class S3D(Encoder):
     """S3D video encoder (separable 3D Inception), 1024 output channels, strides (8, 32, 32)."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int = 3) -> None:
         super().__init__()
-        layers: list[nn.Module] = [SepConv3d(3, 64, 7, s=2, ts=2), nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+        layers: list[nn.Module] = [SepConv3d(in_channels, 64, 7, s=2, ts=2), nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
                                    _unit(64, 64), SepConv3d(64, 192, 3), nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))]
         cin = 192
         for name, spec in _S3D_MIXED.items():
@@ -165,10 +166,10 @@ class LightVideoCNN(Encoder):
     """Light (2+1)D residual CNN: 1x5x5/2 conv + 1x3x3/2 max-pool stem (space /4 early), then stages."""
 
     def __init__(self, widths: Sequence[int], blocks: Sequence[int], sstrides: Sequence[int],
-                 tstrides: Sequence[int]) -> None:
+                 tstrides: Sequence[int], in_channels: int = 3) -> None:
         super().__init__()
         layers: list[nn.Module] = [
-            *_bn_relu(nn.Conv3d(3, widths[0], (1, 5, 5), (1, 2, 2), (0, 2, 2), bias=False), widths[0], 3),
+            *_bn_relu(nn.Conv3d(in_channels, widths[0], (1, 5, 5), (1, 2, 2), (0, 2, 2), bias=False), widths[0], 3),
             nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))]
         self.strides = [(1, 2, 2), (1, 2, 2)]
         cin = widths[0]
@@ -187,11 +188,13 @@ class LightVideoCNN(Encoder):
 
 def build_visual_encoder(config: ModelConfig) -> Encoder:
     """The visual encoder named by ``config.visual_encoder``."""
+    channels = 6 if config.visual_diff else 3
     if config.visual_encoder == "s3d":
-        return S3D()
-    return LightVideoCNN(config.visual_widths, config.visual_blocks, config.visual_sstrides, config.visual_tstrides)
+        return S3D(channels)
+    return LightVideoCNN(config.visual_widths, config.visual_blocks, config.visual_sstrides, config.visual_tstrides,
+                         channels)
 
 
 def build_audio_encoder(config: ModelConfig) -> Encoder:
     """The ResNet18-style audio encoder of ``config``."""
-    return AudioResNet(config.audio_widths, config.audio_blocks)
+    return AudioResNet(config.audio_widths, config.audio_blocks, config.audio_tstrides)

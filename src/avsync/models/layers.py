@@ -175,5 +175,7 @@ class SyncModel(nn.Module):
         """Feature maps: visual ``(B, t, h, w, Cv)`` and audio ``(B, f, t, Ca)``."""
         self.check_inputs(video, audio)
         v = (video.transpose(1, 2) - self.mean) / self.std  # (B, 3, T, H, W)
+        if self.config.visual_diff:  # motion channels: frame t minus frame t - 1 (zero for the first frame)
+            v = torch.cat([v, torch.diff(v, dim=2, prepend=v[:, :, :1])], 1)
         spec = log_spectrogram(audio, self.config.n_fft, self.config.hop)
         return self.visual(v), self.audio(spec)
