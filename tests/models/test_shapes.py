@@ -94,3 +94,38 @@ def test_bad_inputs_raise_usage_errors(make_inputs):
     avst = create("avst-enc-mp-tiny")
     with pytest.raises(UsageError):
         avst(*make_inputs(1.5, 64))  # shorter than the +-2 s shift range
+
+
+def test_learnability_knobs_change_the_maps_not_the_outputs(make_inputs):
+    """visual_diff doubles the stem's input channels; audio_tstrides sets the audio token rate; the
+    correlation head adds one score per offset class (same logits shape)."""
+    plain = create("sparsesync-tiny", frame_size=32).eval()
+    knobs = create("sparsesync-tiny", frame_size=32, visual_diff=True, audio_tstrides=[1, 2, 1, 1], corr_dim=16).eval()
+    video, audio = make_inputs(5.0, 32, batch=2)
+    assert knobs.visual.net[0].in_channels == 6 and plain.visual.net[0].in_channels == 3
+    assert plain.feature_grid(125, 32, 32, 80000)["audio"] == (9, 20)   # 256 ms tokens (ResNet18's stride 32)
+    assert knobs.feature_grid(125, 32, 32, 80000)["audio"] == (9, 79)   # 64 ms tokens
+    with torch.no_grad():
+        out = knobs(video, audio)
+        corr = knobs.corr(*knobs.encode(video, audio), 1 / 25)
+    assert out.logits.shape == corr.shape == (2, knobs.grid.num_classes)
+
+
+def test_correlation_head_peaks_at_the_true_lag():
+    """With identical embeddings for picture and sound, the score of class o is highest where video time
+    u meets audio time u - o: an audio map delayed by 0.4 s scores best at offset -0.4 s."""
+    from avsync.models.layers import CorrelationHead
+
+    grid = create("sparsesync-tiny").grid
+    head = CorrelationHead(4, 4, 4, grid.seconds)
+    torch.nn.init.eye_(head.v_proj[0].weight), torch.nn.init.eye_(head.a_proj[0].weight)
+    head.v_proj[2].load_state_dict(head.v_proj[0].state_dict()), head.a_proj[2].load_state_dict(head.a_proj[0].state_dict())
+    for lin in (head.v_proj[0], head.v_proj[2], head.a_proj[0], head.a_proj[2]):
+        torch.nn.init.zeros_(lin.bias)
+    g = torch.Generator().manual_seed(0)
+    signal = torch.randn(1, 135, 4, generator=g).abs()          # positive: GELU keeps it
+    v = signal[:, 10:135].view(1, 125, 1, 1, 4)                  # video frames 10..134
+    a = signal[:, 0:125].view(1, 1, 125, 4)                      # audio 0.4 s (10 frames) behind
+    with torch.no_grad():
+        scores = head(v, a, 1 / 25)[0]
+    assert grid.seconds[int(scores.argmax())] == pytest.approx(-0.4)

@@ -29,7 +29,7 @@ from torch import nn
 
 from avsync.errors import UsageError
 from avsync.models.config import ModelConfig
-from avsync.models.layers import Block, FactorisedPos, SyncModel, SyncOutput, run_blocks
+from avsync.models.layers import Block, CorrelationHead, FactorisedPos, SyncModel, SyncOutput, run_blocks
 
 
 class AVST(SyncModel):
@@ -56,6 +56,9 @@ class AVST(SyncModel):
         self.norm = nn.LayerNorm(d)
         # no bias on the score: a constant shifts every candidate's logit alike and gets no gradient
         self.head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1, bias=False))
+        # optional: the pair's zero-lag audio-visual similarity added to its score (config.corr_dim)
+        self.corr = (CorrelationHead(self.visual.out_channels, self.audio.out_channels, c.corr_dim, [0.0])
+                     if c.corr_dim else None)
 
     def _tokens(self, v: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple, tuple]:
         """Feature maps -> visual tokens (B, Nv, D) and audio tokens (B, t_a, D) with encodings, and map sizes."""
@@ -72,13 +75,14 @@ class AVST(SyncModel):
                        need_weights: bool = False) -> tuple[torch.Tensor, dict | None]:
         """Everything after the CNNs: visual map ``(B, t, h, w, Cv)`` and audio map ``(B, f, t_a, Ca)`` ->
         sync score (B,) of each pair, and the attention maps when asked for."""
+        corr = self.corr(v, a, self.visual_step_sec)[:, 0] if self.corr is not None else 0.0
         v, a, vgrid, agrid = self._tokens(v, a)
         cls = self.cls.expand(v.shape[0], -1, -1)
         if self.variant == "dec":
             x, w = run_blocks(self.blocks, torch.cat([cls, a], 1), v, need_weights)
         else:
             x, w = run_blocks(self.blocks, torch.cat([cls, a, v], 1), None, need_weights)
-        score = self.head(self.norm(x[:, 0]))[:, 0]
+        score = self.head(self.norm(x[:, 0]))[:, 0] + corr
         if not need_weights:
             return score, None
         maps: dict = {"visual_grid": vgrid, "audio_grid": agrid}

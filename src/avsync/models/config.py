@@ -54,8 +54,9 @@ class ModelConfig:
     selector_layers: int = 3
     sync_layers: int = 3
     mlp_ratio: float = 4.0
-    # > 0 adds a correlation head (SparseSync only): per-time audio and visual embeddings of this width
-    # whose cosine similarity at each candidate lag is added to the offset logits (0: the paper's model)
+    # > 0 adds a correlation head: per-time audio and visual embeddings of this width whose cosine
+    # similarity is added to the scores: at every candidate lag to SparseSync's offset logits, at lag 0
+    # to AVST's pair score (0: the papers' models)
     corr_dim: int = 0
     dropout: float = 0.1
     description: str = field(default="", compare=False)

@@ -140,6 +140,34 @@ def resize_table(table: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(table.T[None], size=size, mode="linear", align_corners=True)[0].T
 
 
+class CorrelationHead(nn.Module):
+    """Offset logits from cross-correlation: per-time visual (spatial mean) and audio (frequency mean)
+    embeddings, the audio resampled to the visual time steps, and for each candidate offset ``o`` the
+    mean cosine similarity of video time ``u`` with audio time ``u - o`` (the crop convention: the audio
+    window starts ``o`` after the video window), times a learned scale."""
+
+    def __init__(self, v_channels: int, a_channels: int, dim: int, grid_seconds: list[float]) -> None:
+        super().__init__()
+        self.v_proj = nn.Sequential(nn.Linear(v_channels, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.a_proj = nn.Sequential(nn.Linear(a_channels, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.log_scale = nn.Parameter(torch.tensor(math.log(10.0)))
+        self.seconds = list(grid_seconds)
+
+    def forward(self, v: torch.Tensor, a: torch.Tensor, step_sec: float) -> torch.Tensor:
+        """Visual map ``(B, t, h, w, Cv)`` with ``step_sec`` seconds per step, audio map ``(B, f, t_a, Ca)``
+        over the same span -> logits ``(B, n_classes)``."""
+        zv = F.normalize(self.v_proj(v.mean((2, 3))), dim=-1)                      # (B, t, D)
+        za = F.normalize(self.a_proj(a.mean(1)), dim=-1)                           # (B, t_a, D)
+        t = zv.shape[1]
+        za = F.interpolate(za.transpose(1, 2), size=t, mode="linear", align_corners=False).transpose(1, 2)
+        scores = []
+        for o in self.seconds:
+            lag = max(min(round(o / step_sec), t - 1), 1 - t)
+            pv, pa = (zv[:, lag:], za[:, :t - lag]) if lag >= 0 else (zv[:, :t + lag], za[:, -lag:])
+            scores.append((pv * pa).sum(-1).mean(-1))
+        return torch.stack(scores, -1) * self.log_scale.exp()
+
+
 class SyncModel(nn.Module):
     """Base of every model: checks inputs, normalises frames, computes the spectrogram and runs the
     two CNN encoders. Subclasses implement ``forward(video, audio, return_attention) -> SyncOutput``."""
@@ -156,6 +184,11 @@ class SyncModel(nn.Module):
     def grid(self) -> OffsetGrid:
         """The offset classes of the logits."""
         return self.config.grid
+
+    @property
+    def visual_step_sec(self) -> float:
+        """Seconds between two time steps of the visual feature map."""
+        return math.prod(s[0] for s in self.visual.strides) / self.config.fps
 
     def feature_grid(self, num_frames: int, height: int, width: int, num_samples: int) -> dict[str, tuple[int, ...]]:
         """Sizes of the feature maps for an input: ``visual`` (t, h, w) and ``audio`` (f, t)."""

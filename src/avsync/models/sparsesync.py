@@ -8,43 +8,12 @@ plus ``visual_grid`` (t, h, w) and ``audio_grid`` (f, t_a) of the feature maps t
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from avsync.models.config import ModelConfig
-from avsync.models.layers import Block, FactorisedPos, SyncModel, SyncOutput, run_blocks
+from avsync.models.layers import Block, CorrelationHead, FactorisedPos, SyncModel, SyncOutput, run_blocks
 from avsync.models.selectors import Selectors
-
-
-class CorrelationHead(nn.Module):
-    """Offset logits from cross-correlation: per-time visual (spatial mean) and audio (frequency mean)
-    embeddings, the audio resampled to the visual time steps, and for each candidate offset ``o`` the
-    mean cosine similarity of video time ``u`` with audio time ``u - o`` (the crop convention: the audio
-    window starts ``o`` after the video window), times a learned scale."""
-
-    def __init__(self, v_channels: int, a_channels: int, dim: int, grid_seconds: list[float]) -> None:
-        super().__init__()
-        self.v_proj = nn.Sequential(nn.Linear(v_channels, dim), nn.GELU(), nn.Linear(dim, dim))
-        self.a_proj = nn.Sequential(nn.Linear(a_channels, dim), nn.GELU(), nn.Linear(dim, dim))
-        self.log_scale = nn.Parameter(torch.tensor(math.log(10.0)))
-        self.seconds = list(grid_seconds)
-
-    def forward(self, v: torch.Tensor, a: torch.Tensor, step_sec: float) -> torch.Tensor:
-        """Visual map ``(B, t, h, w, Cv)`` with ``step_sec`` seconds per step, audio map ``(B, f, t_a, Ca)``
-        over the same span -> logits ``(B, n_classes)``."""
-        zv = F.normalize(self.v_proj(v.mean((2, 3))), dim=-1)                      # (B, t, D)
-        za = F.normalize(self.a_proj(a.mean(1)), dim=-1)                           # (B, t_a, D)
-        t = zv.shape[1]
-        za = F.interpolate(za.transpose(1, 2), size=t, mode="linear", align_corners=False).transpose(1, 2)
-        scores = []
-        for o in self.seconds:
-            lag = max(min(round(o / step_sec), t - 1), 1 - t)
-            pv, pa = (zv[:, lag:], za[:, :t - lag]) if lag >= 0 else (zv[:, :t + lag], za[:, -lag:])
-            scores.append((pv * pa).sum(-1).mean(-1))
-        return torch.stack(scores, -1) * self.log_scale.exp()
 
 
 class SparseSync(SyncModel):
@@ -93,7 +62,7 @@ class SparseSync(SyncModel):
         x, _ = run_blocks(self.sync, x + self.sync_pos)
         logits = self.head(self.norm(x[:, 0]))
         if self.corr is not None:
-            logits = logits + self.corr(v_map, a_map, math.prod(s[0] for s in self.visual.strides) / self.config.fps)
+            logits = logits + self.corr(v_map, a_map, self.visual_step_sec)
         if not return_attention:
             return SyncOutput(logits)
         attention = {"visual_selectors": vw.unflatten(-1, vgrid), "audio_selectors": aw.unflatten(-1, agrid),
