@@ -93,8 +93,9 @@ class CropSampler:
         self.grid, self.window_sec, self.fps, self.jitter_sec = grid, window_sec, fps, jitter_sec
 
     def min_duration(self) -> float:
-        """Shortest source video from which any grid offset can be cut."""
-        return self.window_sec + 2 * (self.grid.max_sec + self.jitter_sec)
+        """Shortest source video from which any grid offset can be cut: the window plus the largest
+        offset and the jitter (a negative offset puts the audio first, a positive one the video)."""
+        return self.window_sec + self.grid.max_sec + self.jitter_sec
 
     def feasible_vstart(self, duration_sec: float, offset_sec: float) -> tuple[float, float]:
         """Range of visual starts for which both crops (with jitter) lie inside the source."""
@@ -107,7 +108,7 @@ class CropSampler:
         cls = rng.randrange(self.grid.num_classes)
         offset = self.grid.to_seconds(cls)
         lo, hi = self.feasible_vstart(duration_sec, offset)
-        if hi < lo:
+        if hi < lo - 1e-9:
             raise ValueError(f"{path}: {duration_sec:.2f} s is too short for a {self.window_sec} s window "
                              f"at offset {offset:+.1f} s (needs {self.min_duration():.2f} s)")
         vstart = math.ceil(lo * self.fps) / self.fps
