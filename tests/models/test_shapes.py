@@ -129,3 +129,20 @@ def test_correlation_head_peaks_at_the_true_lag():
     with torch.no_grad():
         scores = head(v, a, 1 / 25)[0]
     assert grid.seconds[int(scores.argmax())] == pytest.approx(-0.4)
+
+
+def test_correlation_head_bins_catch_offsets_between_class_centres():
+    """A 0.32 s delay (8 frames) lies between the -0.4 and -0.2 s class centres: with ``bin_sec`` the
+    -0.4 s class scores its best lag in [-0.5, -0.3] s, which includes the true one."""
+    from avsync.models.layers import CorrelationHead
+
+    grid = create("sparsesync-tiny").grid
+    head = CorrelationHead(4, 4, 4, grid.seconds, bin_sec=grid.step_sec)
+    assert head.lags(0.04, 125)[grid.to_class(-0.4)] == [-12, -11, -10, -9, -8]
+    assert head.lags(0.04, 125)[grid.to_class(0.0)] == [-2, -1, 0, 1, 2]
+    for lin in (head.v_proj[0], head.v_proj[2], head.a_proj[0], head.a_proj[2]):
+        torch.nn.init.eye_(lin.weight), torch.nn.init.zeros_(lin.bias)
+    signal = torch.randn(1, 140, 4, generator=torch.Generator().manual_seed(1)).abs()
+    v, a = signal[:, 8:133].view(1, 125, 1, 1, 4), signal[:, 0:125].view(1, 1, 125, 4)
+    with torch.no_grad():
+        assert grid.seconds[int(head(v, a, 0.04)[0].argmax())] == pytest.approx(-0.4)

@@ -58,6 +58,9 @@ class ModelConfig:
     # similarity is added to the scores: at every candidate lag to SparseSync's offset logits, at lag 0
     # to AVST's pair score (0: the papers' models)
     corr_dim: int = 0
+    # SparseSync's correlation head scores each class by its best lag within the class's bin (robust to
+    # offsets between class centres) instead of the lag nearest the class centre
+    corr_bin_max: bool = False
     dropout: float = 0.1
     description: str = field(default="", compare=False)
 

@@ -144,14 +144,27 @@ class CorrelationHead(nn.Module):
     """Offset logits from cross-correlation: per-time visual (spatial mean) and audio (frequency mean)
     embeddings, the audio resampled to the visual time steps, and for each candidate offset ``o`` the
     mean cosine similarity of video time ``u`` with audio time ``u - o`` (the crop convention: the audio
-    window starts ``o`` after the video window), times a learned scale."""
+    window starts ``o`` after the video window), times a learned scale. With ``bin_sec`` > 0 a class
+    scores the best lag within ``o +- bin_sec / 2`` (every feature step of its bin), so an offset
+    between two class centres still finds its peak; with 0 only the lag nearest ``o`` counts."""
 
-    def __init__(self, v_channels: int, a_channels: int, dim: int, grid_seconds: list[float]) -> None:
+    def __init__(self, v_channels: int, a_channels: int, dim: int, grid_seconds: list[float],
+                 bin_sec: float = 0.0) -> None:
         super().__init__()
         self.v_proj = nn.Sequential(nn.Linear(v_channels, dim), nn.GELU(), nn.Linear(dim, dim))
         self.a_proj = nn.Sequential(nn.Linear(a_channels, dim), nn.GELU(), nn.Linear(dim, dim))
         self.log_scale = nn.Parameter(torch.tensor(math.log(10.0)))
-        self.seconds = list(grid_seconds)
+        self.seconds, self.bin_sec = list(grid_seconds), bin_sec
+
+    def lags(self, step_sec: float, t: int) -> list[list[int]]:
+        """Feature-step lags scored for each class (clipped to the map's length ``t``)."""
+        out = []
+        for o in self.seconds:
+            half = self.bin_sec / 2 / step_sec
+            lo, hi = math.ceil(o / step_sec - half - 1e-6), math.floor(o / step_sec + half + 1e-6)
+            lags = range(lo, hi + 1) if self.bin_sec > 0 and lo <= hi else [round(o / step_sec)]
+            out.append(sorted({max(min(lag, t - 1), 1 - t) for lag in lags}))
+        return out
 
     def forward(self, v: torch.Tensor, a: torch.Tensor, step_sec: float) -> torch.Tensor:
         """Visual map ``(B, t, h, w, Cv)`` with ``step_sec`` seconds per step, audio map ``(B, f, t_a, Ca)``
@@ -160,11 +173,14 @@ class CorrelationHead(nn.Module):
         za = F.normalize(self.a_proj(a.mean(1)), dim=-1)                           # (B, t_a, D)
         t = zv.shape[1]
         za = F.interpolate(za.transpose(1, 2), size=t, mode="linear", align_corners=False).transpose(1, 2)
+        per_lag: dict[int, torch.Tensor] = {}
         scores = []
-        for o in self.seconds:
-            lag = max(min(round(o / step_sec), t - 1), 1 - t)
-            pv, pa = (zv[:, lag:], za[:, :t - lag]) if lag >= 0 else (zv[:, :t + lag], za[:, -lag:])
-            scores.append((pv * pa).sum(-1).mean(-1))
+        for lags in self.lags(step_sec, t):
+            for lag in lags:
+                if lag not in per_lag:
+                    pv, pa = (zv[:, lag:], za[:, :t - lag]) if lag >= 0 else (zv[:, :t + lag], za[:, -lag:])
+                    per_lag[lag] = (pv * pa).sum(-1).mean(-1)
+            scores.append(torch.stack([per_lag[lag] for lag in lags], -1).amax(-1))
         return torch.stack(scores, -1) * self.log_scale.exp()
 
 

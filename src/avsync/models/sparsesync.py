@@ -37,8 +37,8 @@ class SparseSync(SyncModel):
         self.sync = nn.ModuleList(Block(d, c.n_heads, c.mlp_ratio, c.dropout) for _ in range(c.sync_layers))
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, c.grid.num_classes)
-        self.corr = (CorrelationHead(self.visual.out_channels, self.audio.out_channels, c.corr_dim, c.grid.seconds)
-                     if c.corr_dim else None)
+        self.corr = (CorrelationHead(self.visual.out_channels, self.audio.out_channels, c.corr_dim, c.grid.seconds,
+                                     c.offset_step_sec if c.corr_bin_max else 0.0) if c.corr_dim else None)
 
     def tokens(self, v: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple, tuple]:
         """Feature maps -> bridged tokens with positional embeddings: visual (B, t*h*w, D), audio (B, f*t_a, D)."""
