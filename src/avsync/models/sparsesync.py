@@ -1,5 +1,6 @@
 """SparseSync (Iashin et al., BMVC 2022): CNN features -> trainable selectors per modality -> sync
-transformer over [OFF, visual selectors, MOD, audio selectors] -> linear head on OFF (offset classes).
+transformer over [OFF, visual selectors, MOD, audio selectors] -> linear head on OFF (offset classes),
+plus, when ``corr_dim`` > 0, the correlation head's per-class scores (ours; docs/models.md).
 
 Attention maps (``return_attention=True``), head-averaged, per selector layer:
 ``visual_selectors`` (B, L, n_selectors, t, h, w) and ``audio_selectors`` (B, L, n_selectors, f, t_a),
@@ -53,16 +54,14 @@ class SparseSync(SyncModel):
 
     def from_features(self, v: torch.Tensor, a: torch.Tensor, return_attention: bool = False) -> SyncOutput:
         """Everything after the CNNs: visual map ``(B, t, h, w, Cv)`` and audio map ``(B, f, t_a, Ca)`` -> logits."""
-        v_map, a_map = v, a
+        corr = self.corr(v, a, self.visual_step_sec) if self.corr is not None else 0.0
         v, a, vgrid, agrid = self.tokens(v, a)
         vs, vw = self.v_sel(v, return_attention)
         as_, aw = self.a_sel(a, return_attention)
         b = v.shape[0]
         x = torch.cat([self.off_token.expand(b, -1, -1), vs, self.mod_token.expand(b, -1, -1), as_], 1)
         x, _ = run_blocks(self.sync, x + self.sync_pos)
-        logits = self.head(self.norm(x[:, 0]))
-        if self.corr is not None:
-            logits = logits + self.corr(v_map, a_map, self.visual_step_sec)
+        logits = self.head(self.norm(x[:, 0])) + corr
         if not return_attention:
             return SyncOutput(logits)
         attention = {"visual_selectors": vw.unflatten(-1, vgrid), "audio_selectors": aw.unflatten(-1, agrid),
