@@ -111,17 +111,21 @@ def test_learnability_knobs_change_the_maps_not_the_outputs(make_inputs):
     assert out.logits.shape == corr.shape == (2, knobs.grid.num_classes)
 
 
+def identity_head(grid, bin_sec: float = 0.0):
+    """A 4-channel correlation head whose projections pass positive inputs through unchanged."""
+    from avsync.models.layers import CorrelationHead
+
+    head = CorrelationHead(4, 4, 4, grid.seconds, bin_sec=bin_sec)
+    for lin in (head.v_proj[0], head.v_proj[2], head.a_proj[0], head.a_proj[2]):
+        torch.nn.init.eye_(lin.weight), torch.nn.init.zeros_(lin.bias)
+    return head
+
+
 def test_correlation_head_peaks_at_the_true_lag():
     """With identical embeddings for picture and sound, the score of class o is highest where video time
     u meets audio time u - o: an audio map delayed by 0.4 s scores best at offset -0.4 s."""
-    from avsync.models.layers import CorrelationHead
-
     grid = create("sparsesync-tiny").grid
-    head = CorrelationHead(4, 4, 4, grid.seconds)
-    torch.nn.init.eye_(head.v_proj[0].weight), torch.nn.init.eye_(head.a_proj[0].weight)
-    head.v_proj[2].load_state_dict(head.v_proj[0].state_dict()), head.a_proj[2].load_state_dict(head.a_proj[0].state_dict())
-    for lin in (head.v_proj[0], head.v_proj[2], head.a_proj[0], head.a_proj[2]):
-        torch.nn.init.zeros_(lin.bias)
+    head = identity_head(grid)
     g = torch.Generator().manual_seed(0)
     signal = torch.randn(1, 135, 4, generator=g).abs()          # positive: GELU keeps it
     v = signal[:, 10:135].view(1, 125, 1, 1, 4)                  # video frames 10..134
@@ -134,14 +138,10 @@ def test_correlation_head_peaks_at_the_true_lag():
 def test_correlation_head_bins_catch_offsets_between_class_centres():
     """A 0.32 s delay (8 frames) lies between the -0.4 and -0.2 s class centres: with ``bin_sec`` the
     -0.4 s class scores its best lag in [-0.5, -0.3] s, which includes the true one."""
-    from avsync.models.layers import CorrelationHead
-
     grid = create("sparsesync-tiny").grid
-    head = CorrelationHead(4, 4, 4, grid.seconds, bin_sec=grid.step_sec)
+    head = identity_head(grid, bin_sec=grid.step_sec)
     assert head.lags(0.04, 125)[grid.to_class(-0.4)] == [-12, -11, -10, -9, -8]
     assert head.lags(0.04, 125)[grid.to_class(0.0)] == [-2, -1, 0, 1, 2]
-    for lin in (head.v_proj[0], head.v_proj[2], head.a_proj[0], head.a_proj[2]):
-        torch.nn.init.eye_(lin.weight), torch.nn.init.zeros_(lin.bias)
     signal = torch.randn(1, 140, 4, generator=torch.Generator().manual_seed(1)).abs()
     v, a = signal[:, 8:133].view(1, 125, 1, 1, 4), signal[:, 0:125].view(1, 1, 125, 4)
     with torch.no_grad():

@@ -158,9 +158,8 @@ class CorrelationHead(nn.Module):
 
     def lags(self, step_sec: float, t: int) -> list[list[int]]:
         """Feature-step lags scored for each class (clipped to the map's length ``t``)."""
-        out = []
+        out, half = [], self.bin_sec / 2 / step_sec
         for o in self.seconds:
-            half = self.bin_sec / 2 / step_sec
             lo, hi = math.ceil(o / step_sec - half - 1e-6), math.floor(o / step_sec + half + 1e-6)
             lags = range(lo, hi + 1) if self.bin_sec > 0 and lo <= hi else [round(o / step_sec)]
             out.append(sorted({max(min(lag, t - 1), 1 - t) for lag in lags}))
