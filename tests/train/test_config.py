@@ -8,7 +8,7 @@ from avsync.errors import UsageError
 from avsync.models import available_models
 from avsync.train.config import load_config, parse_overrides
 
-CONFIGS = sorted((Path(__file__).parents[2] / "configs" / "train").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).parents[2] / "configs" / "train").rglob("*.yaml"))
 
 
 def test_overrides_are_yaml_values_with_dotted_keys() -> None:
