@@ -55,3 +55,38 @@ def make_folder(folder: Path, offsets: Sequence[float], seconds: float = 8.0) ->
     """One clip per offset, named by it."""
     folder.mkdir(parents=True, exist_ok=True)
     return [make_clip(folder / f"clip_{o:+.1f}.mp4", seconds, o, seed=i) for i, o in enumerate(offsets)]
+
+
+def flash_times(frames, fps: float = FPS) -> list[float]:
+    """Times (s) of the frames where the centre square of a ``make_clip`` clip lights up."""
+    frames = np.asarray(frames, np.float32)
+    h, w = frames.shape[1:3]
+    centre = frames[:, h // 2 - 2:h // 2 + 2, w // 2 - 2:w // 2 + 2].mean((1, 2, 3))
+    rises = np.flatnonzero(np.diff(centre) > 80) + 1
+    return [float(i / fps) for i in rises]
+
+
+def burst_times(audio, sample_rate: int = SR, level: float = 0.1, gap: float = 0.3) -> list[float]:
+    """Onset times (s) of the noise bursts of a ``make_clip`` clip: where the 2 ms envelope first
+    passes ``level``, at least ``gap`` s after the previous onset."""
+    audio = np.abs(np.asarray(audio, np.float32))
+    n = max(1, int(0.002 * sample_rate))
+    env = np.convolve(audio, np.ones(n) / n, "same")
+    out: list[float] = []
+    for i in np.flatnonzero(env > level):
+        t = float(i / sample_rate)
+        if not out or t - out[-1] >= gap:
+            out.append(t)
+    return out
+
+
+def matched_lags(video_times: Sequence[float], audio_times: Sequence[float], lag: float, tol: float = 0.03) -> list[float]:
+    """For each sound onset, picture time minus sound time of the flash nearest to ``lag`` after it
+    (the offset at that sound, > 0: audio ahead); sounds without a flash within ``tol`` are left out."""
+    out = []
+    for ta in audio_times:
+        d = [tv - ta for tv in video_times]
+        best = min(d, key=lambda x: abs(x - lag), default=None)
+        if best is not None and abs(best - lag) <= tol:
+            out.append(best)
+    return out

@@ -276,3 +276,15 @@ def read_clip(path: str | Path, start_sec: float, duration_sec: float, fps: floa
     frames = resize_crop(frames, size, crop)
     silent = bool(audio.abs().max() < _SILENCE) if len(audio) else True
     return Clip(frames, audio, float(fps), int(sample_rate), float(start_sec), float(audio_offset_sec), path, silent)
+
+
+def read_audio(path: str | Path, start_sec: float, duration_sec: float, sample_rate: int = 16000) -> np.ndarray:
+    """The audio of [start, start + duration) on the file's timeline as mono float32 at
+    ``sample_rate`` (silence where the stream has no samples), without decoding any picture."""
+    if duration_sec <= 0 or sample_rate <= 0:
+        raise UsageError("read_audio needs duration_sec and sample_rate > 0")
+    path = str(path)
+    with open_media(path) as container:
+        audio_stream(container)
+        _check_window(path, start_sec, duration_sec, file_duration(container), "audio")
+        return _read_audio(container, start_sec, int(round(duration_sec * sample_rate)), sample_rate)

@@ -97,8 +97,9 @@ def add_audio_stream(container: av.container.OutputContainer, sample_rate: int, 
     return stream
 
 
-def _encode_audio(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream,
-                  audio: np.ndarray, sample_rate: int) -> None:
+def encode_audio_array(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream,
+                       audio: np.ndarray, sample_rate: int) -> None:
+    """Encode float32 ``audio`` (C, S) into ``stream`` and flush it."""
     layout = _LAYOUTS[audio.shape[0]]
     for start in range(0, audio.shape[1], _AUDIO_CHUNK):
         chunk = np.ascontiguousarray(audio[:, start:start + _AUDIO_CHUNK])
@@ -134,7 +135,7 @@ def write_video(path: str | Path, frames: Any, audio: Any = None, fps: float = 2
                 container.mux(vstream.encode(frame))
             container.mux(vstream.encode(None))
             if astream is not None:
-                _encode_audio(container, astream, audio, sample_rate)
+                encode_audio_array(container, astream, audio, sample_rate)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
