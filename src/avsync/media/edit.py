@@ -146,7 +146,8 @@ class _AudioShift:
         bitrate = ctx.bit_rate if ctx.name == acodec and ctx.bit_rate else None
         self.out, self.origin = out, origin
         self.stream = add_audio_stream(out, self.rate, self.channels, acodec, bitrate)
-        self.resampler = av.AudioResampler(format="fltp", layout=_LAYOUTS[self.channels], rate=self.rate)
+        # packed samples (one plane): PyAV lists 9 planes for planar 8-channel frames (7.1 crashed)
+        self.resampler = av.AudioResampler(format="flt", layout=_LAYOUTS[self.channels], rate=self.rate)
         self.begin = plan.cut + plan.offset  # source time of the output's first sample
         self.total = int(round(plan.length * self.rate))
         self.pos: int | None = None  # output sample index of the next decoded sample
@@ -164,15 +165,15 @@ class _AudioShift:
             self.pos = int(round((t - self.begin) * self.rate))
             if self.pos > 0:  # the source's audio starts after the cut: lead with silence
                 self._encode(np.zeros((self.channels, self.pos), np.float32), 0)
-        data, pos = chunk.to_ndarray(), self.pos
+        data, pos = chunk.to_ndarray().reshape(-1, self.channels).T, self.pos
         self.pos += data.shape[1]
         lo, hi = max(0, -pos), min(data.shape[1], self.total - pos)
         if hi > lo:
             self._encode(data[:, lo:hi], pos + lo)
 
     def _encode(self, data: np.ndarray, pts: int) -> None:
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data, np.float32), format="fltp",
-                                           layout=_LAYOUTS[self.channels])
+        packed = np.ascontiguousarray(data.T, np.float32).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(packed, format="flt", layout=_LAYOUTS[self.channels])
         frame.sample_rate, frame.pts, frame.time_base = self.rate, pts, Fraction(1, self.rate)
         self.out.mux(self.stream.encode(frame))
 

@@ -196,14 +196,17 @@ def mono_chunks(container: av.container.InputContainer, stream: av.audio.stream.
     """Decode from the current position on: (file time of the first sample, mono float32 samples
     at ``sample_rate``) per chunk; consecutive chunks are contiguous. Mono is the channels' mean."""
     origin = origin_sec(container)
-    resampler = av.AudioResampler(format="fltp", rate=sample_rate)
+    # Packed samples: one plane whatever the channel count (PyAV lists 9 planes for a planar
+    # 8-channel frame, and reading them crashed the process on 7.1 files).
+    resampler = av.AudioResampler(format="flt", rate=sample_rate)
     t = None
     try:
         for frame in itertools.chain(container.decode(stream), [None]):  # None flushes the resampler
             for out in resampler.resample(frame):
                 if t is None:
                     t = float(out.pts * out.time_base) - origin if out.pts is not None else 0.0
-                samples = out.to_ndarray().mean(0, dtype=np.float32)
+                channels = len(out.layout.channels)
+                samples = out.to_ndarray().reshape(-1, channels).mean(1, dtype=np.float32)
                 yield t, samples
                 t += len(samples) / sample_rate
     except av.error.FFmpegError as e:

@@ -102,8 +102,8 @@ def encode_audio_array(container: av.container.OutputContainer, stream: av.audio
     """Encode float32 ``audio`` (C, S) into ``stream`` and flush it."""
     layout = _LAYOUTS[audio.shape[0]]
     for start in range(0, audio.shape[1], _AUDIO_CHUNK):
-        chunk = np.ascontiguousarray(audio[:, start:start + _AUDIO_CHUNK])
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+        chunk = np.ascontiguousarray(audio[:, start:start + _AUDIO_CHUNK].T).reshape(1, -1)  # packed: one plane
+        frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout=layout)
         frame.sample_rate, frame.pts, frame.time_base = sample_rate, start, Fraction(1, sample_rate)
         container.mux(stream.encode(frame))
     container.mux(stream.encode(None))
