@@ -181,11 +181,15 @@ class Calibration:
     temperature: float = 1.0
     refine: str = "parabolic"
     min_confidence: float = 0.2      # below this calibrated confidence a file is not synchronisable
+    fix_min_confidence: float = 0.7  # below this, `fix` refuses to apply a measured offset
     min_motion: float = 1e-4         # mean |frame difference| (0..1) below which a window is "still"
     min_audio_peak: float = 1e-4     # peak |sample| below which a window is "silent"
     fitted: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        if not 0 <= self.min_confidence <= self.fix_min_confidence <= 1:
+            raise UsageError("calibration needs 0 <= min_confidence <= fix_min_confidence <= 1, got "
+                             f"{self.min_confidence} and {self.fix_min_confidence}")
         if self.temperature <= 0:
             raise UsageError(f"calibration temperature must be > 0, got {self.temperature}")
         if self.refine not in REFINE_METHODS:

@@ -210,3 +210,18 @@ def test_calibrate_fits_and_measures_on_a_manifest(capsys, tmp_path):
     assert c["temperature"] > 0 and c["refine"] in ("none", "parabolic", "centroid") and c["fitted"]["records"] == 4
     assert r["after"]["all"]["files"] == 4 and r["after"]["all"]["acc1_pm1"] == 1.0
     assert r["after"]["all"]["median_abs_error_ms"] < 40
+
+
+def test_fix_applies_a_measured_offset_only_at_its_stricter_confidence(capsys, tmp_path):
+    src = make_clip(tmp_path / "ahead.mp4", 10, 0.6, seed=13)
+    code, out, _ = run(capsys, "check", src, "--method", "xcorr", "--format", "jsonl")
+    conf = jsonl(out)[0]["confidence"]
+    assert code == 0 and 0.2 <= conf < 0.999
+    code, _, err = run(capsys, "fix", src, "-o", tmp_path / "no.mp4", "--method", "xcorr",
+                       "--fix-confidence", f"{conf + 0.001:.4f}")
+    assert code == 1 and "nothing fixed" in err and not (tmp_path / "no.mp4").exists()
+    code, _, _ = run(capsys, "fix", src, "-o", tmp_path / "yes.mp4", "--method", "xcorr",
+                     "--fix-confidence", f"{conf - 0.001:.4f}")
+    assert code == 0 and (tmp_path / "yes.mp4").is_file()
+    from avsync.inference import Calibration
+    assert Calibration().fix_min_confidence > Calibration().min_confidence

@@ -64,7 +64,9 @@ def load_checker(args: argparse.Namespace) -> "SyncChecker":
     if args.min_confidence is not None:
         if not 0 <= args.min_confidence <= 1:
             raise UsageError("--min-confidence must lie in 0..1")
-        checker.calibration = replace(checker.calibration, min_confidence=args.min_confidence)
+        cal = checker.calibration
+        checker.calibration = replace(cal, min_confidence=args.min_confidence,
+                                      fix_min_confidence=max(args.min_confidence, cal.fix_min_confidence))
     return checker
 
 
@@ -210,6 +212,10 @@ def cmd_fix(args: argparse.Namespace) -> int:
         if not measured.synchronisable:
             raise AvsyncError(f"{src}: not synchronisable ({measured.reason}); nothing fixed "
                               f"(give --offset to shift it anyway)")
+        needed = checker.calibration.fix_min_confidence if args.fix_confidence is None else args.fix_confidence
+        if measured.confidence < needed:
+            raise AvsyncError(f"{src}: measured {measured.offset_sec:+.3f} s at confidence {measured.confidence:.2f}, "
+                              f"under the {needed:.2f} that fix needs; nothing fixed (give --offset to shift it anyway)")
         offset = float(measured.offset_sec)
     else:
         offset = float(args.offset)
@@ -473,6 +479,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT")
     p.add_argument("--offset", type=float, default=None, metavar="SEC",
                    help="the file's offset (> 0: audio ahead) instead of measuring it")
+    p.add_argument("--fix-confidence", type=float, default=None, metavar="P",
+                   help="apply a measured offset only at this calibrated confidence or more (default: the "
+                        "model's fix_min_confidence, 0.7, stricter than check's 0.2)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     _model_args(p)
     p.set_defaults(func=cmd_fix)
