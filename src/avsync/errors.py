@@ -11,6 +11,11 @@ class UsageError(AvsyncError):
     """The command line or the arguments of an API call make no sense (exit status 2)."""
 
 
+class FetchError(AvsyncError):
+    """A package registry could not deliver a file (no network, no such package or version, wrong
+    checksum, no apt-get)."""
+
+
 class MediaError(AvsyncError):
     """A media file could not be used. Subclasses say why; ``path`` names the file."""
 
