@@ -15,6 +15,7 @@ import torch
 from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from avsync.fileio import atomic_path, write_text_atomic
 from avsync.offsets import OffsetGrid
 
 
@@ -178,21 +179,17 @@ def plot_confusion(report: Report, grid: OffsetGrid, path: str | Path) -> Path:
     ax.set_title(f"{Path(report.model).name}: acc@1 {report.acc1:.1%} on {report.n_clips} clips", fontsize=9)
     fig.colorbar(im, ax=ax, label="share of the true class")
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
 def write_report(report: Report, path: str | Path) -> Path:
-    """Write the JSON report (temp file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report.to_dict(), indent=1) + "\n")
-    tmp.replace(path)
-    return path
+    """Write the JSON report (temp file, then rename; folders made as needed)."""
+    return write_text_atomic(path, json.dumps(report.to_dict(), indent=1) + "\n")
 
 
 def evaluate(model: torch.nn.Module, dataset: torch.utils.data.Dataset, batch_size: int = 8, workers: int = 0,

@@ -30,7 +30,14 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol, Sequ
 
 import torch
 
-from avsync.errors import AvsyncError, NoAudioStreamError, NoVideoStreamError, TooShortError, UsageError
+from avsync.errors import (
+    AvsyncError,
+    NoAudioStreamError,
+    NoVideoStreamError,
+    TooShortError,
+    UsageError,
+)
+from avsync.fileio import write_text_atomic
 from avsync.offsets import Crop, OffsetGrid
 
 REPORT_FPS = 25.0          # ``offset_frames`` counts frames at this rate
@@ -206,11 +213,7 @@ class Calibration:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write as JSON (temp file then rename)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        tmp.replace(path)
-        return path
+        return write_text_atomic(path, json.dumps(asdict(self), indent=2) + "\n")
 
 
 def weights_digest(weights: str | os.PathLike) -> str:

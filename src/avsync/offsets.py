@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from avsync.fileio import atomic_path
+
 
 @dataclass(frozen=True)
 class OffsetGrid:
@@ -120,14 +122,11 @@ class CropSampler:
 
 def write_fixed_offsets(crops: Iterable[Crop], path: str | Path) -> None:
     """Write a fixed offset list (CSV ``path,offset_sec,vstart_sec``) for reproducible evaluation."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["path", "offset_sec", "vstart_sec"])
         for c in crops:
             w.writerow([c.path, f"{c.offset_sec:.6f}", f"{c.vstart_sec:.6f}"])
-    tmp.replace(path)
 
 
 def read_fixed_offsets(path: str | Path) -> list[Crop]:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from avsync.fileio import atomic_path
+
 if TYPE_CHECKING:
     from avsync.inference import Timeline
 
@@ -23,13 +25,12 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
-    tmp.replace(path)
-    return path
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    finally:
+        _pyplot().close(fig)
+    return Path(path)
 
 
 def timeline_plot(tl: "Timeline", path: str | os.PathLike, min_confidence: float | None = None) -> Path:

@@ -10,7 +10,6 @@ after every record (fine for hundreds of files; use ``jsonl`` for thousands).
 from __future__ import annotations
 
 import abc
-
 import csv
 import io
 import json
@@ -20,11 +19,13 @@ from pathlib import Path
 from typing import IO, Any, Iterable
 
 from avsync.errors import UsageError
+from avsync.fileio import atomic_path, ensure_writable, write_text_atomic
 from avsync.inference import CheckResult
 
 FORMATS = ("table", "json", "jsonl", "csv")
 CSV_FIELDS = ["path", "offset_sec", "offset_frames", "confidence", "synchronisable", "windows", "top",
-              "reason", "error", "duration_sec", "method"]
+              "reason", "error", "duration_sec", "method", "resolved_path"]
+TABLE_TITLE = "avsync check  (offset > 0: audio ahead of the picture)"
 # ITU-R BT.1359 acceptability: audio up to 90 ms ahead or 185 ms behind the picture passes.
 ACCEPT_AHEAD_SEC, ACCEPT_LATE_SEC = 0.090, 0.185
 
@@ -42,8 +43,24 @@ def verdict(r: CheckResult) -> str:
 
 
 def path_key(path: str | os.PathLike) -> str:
-    """The key by which a resumed run recognises a file already done (absolute path)."""
-    return os.path.abspath(os.fspath(path))
+    """The identity by which a resumed run recognises a file already done: its absolute path with
+    links resolved, the same from whatever working folder."""
+    return os.path.realpath(os.fspath(path))
+
+
+SUFFIX_FORMATS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+def output_format(fmt: str | None, out: str | os.PathLike | None) -> str:
+    """The format to write: ``fmt`` when given, else the one ``out``'s extension names, else a
+    table. A ``fmt`` that contradicts the extension is a UsageError (never a JSONL file of CSV)."""
+    implied = SUFFIX_FORMATS.get(Path(out).suffix.lower()) if out is not None else None
+    if fmt is None:
+        return implied or "table"
+    if implied is not None and fmt != implied:
+        raise UsageError(f"{out}: the extension says {implied} but --format is {fmt}; "
+                         f"make them agree (or drop --format)")
+    return fmt
 
 
 def _complete_lines(path: Path) -> list[str]:
@@ -73,8 +90,13 @@ class Writer(abc.ABC):
         return set(self._done)
 
     def record(self, r: CheckResult) -> dict[str, Any]:
-        """The dict written for one result."""
-        return r.to_dict(windows=self.windows)
+        """The dict written for one result (with ``resolved_path``, the file's identity for resuming)."""
+        return {**r.to_dict(windows=self.windows), "resolved_path": path_key(r.path)}
+
+    def refuse(self, why: str) -> None:
+        """Refuse an existing ``--out`` that is not this format's: it is never overwritten."""
+        raise UsageError(f"{self.out}: exists and {why}; it is left as it is: choose another --out "
+                         f"or the format it holds")
 
     @abc.abstractmethod
     def write(self, r: CheckResult) -> None:
@@ -100,14 +122,14 @@ class _LineWriter(Writer):
         if self.out is not None:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             lines = _complete_lines(self.out)
-            self._done = {path_key(p) for p in self.parse(lines) if p}
+            self._done = set(self.parse(lines))
             self._file = self.out.open("a", encoding="utf-8", newline="")
             if not lines:
                 self.header()
 
     @abc.abstractmethod
     def parse(self, lines: list[str]) -> list[str]:
-        """Paths of the records in existing lines."""
+        """Identities of the records in existing lines; refuses lines of another format."""
 
     def header(self) -> None:
         """Write whatever starts a new file."""
@@ -134,12 +156,15 @@ class JsonlWriter(_LineWriter):
         super().__init__(out, stream, windows)
 
     def parse(self, lines: list[str]) -> list[str]:
-        paths = []
+        paths, damaged = [], 0
         for text in lines:
             try:
-                paths.append(json.loads(text)["path"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a damaged line: that file is checked again
+                d = json.loads(text)
+                paths.append(d.get("resolved_path") or path_key(d["path"]))
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                damaged += 1  # a damaged line: that file is checked again
+        if lines and damaged == len(lines):
+            self.refuse("holds no JSONL records")
         return paths
 
     def write(self, r: CheckResult) -> None:
@@ -155,7 +180,9 @@ class CsvWriter(_LineWriter):
             self.header()
 
     def parse(self, lines: list[str]) -> list[str]:
-        return [row.get("path", "") for row in csv.DictReader(lines)]
+        if lines and lines[0].split(",")[:1] != ["path"]:
+            self.refuse("is not a CSV of check records (no path column first)")
+        return [row.get("resolved_path") or path_key(row["path"]) for row in csv.DictReader(lines) if row.get("path")]
 
     def header(self) -> None:
         self.line(",".join(CSV_FIELDS))
@@ -179,17 +206,16 @@ class JsonWriter(Writer):
             try:
                 self.records = list(json.loads(self.out.read_text()))
             except (json.JSONDecodeError, TypeError):
-                raise UsageError(f"{self.out}: exists and is not a JSON list of records; "
-                                 f"move it away or choose another --out") from None
-            self._done = {path_key(d["path"]) for d in self.records if isinstance(d, dict) and "path" in d}
+                self.refuse("is not a JSON list of records")
+            self._done = {d.get("resolved_path") or path_key(d["path"])
+                          for d in self.records if isinstance(d, dict) and "path" in d}
+        if self.out is not None:
+            ensure_writable(self.out)
 
     def write(self, r: CheckResult) -> None:
         self.records.append(self.record(r))
         if self.out is not None:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.out.with_name(self.out.name + ".tmp")
-            tmp.write_text(json.dumps(self.records, indent=1) + "\n")
-            tmp.replace(self.out)
+            write_text_atomic(self.out, json.dumps(self.records, indent=1) + "\n")
 
     def close(self) -> None:
         if self.out is None:
@@ -203,6 +229,12 @@ class TableWriter(Writer):
     def __init__(self, out: str | os.PathLike | None = None, stream: IO[str] | None = None) -> None:
         super().__init__(out, stream)
         self.results: list[CheckResult] = []
+        if self.out is not None and self.out.is_file() and self.out.stat().st_size:
+            with self.out.open(encoding="utf-8", errors="replace") as f:
+                if TABLE_TITLE not in f.readline() + f.readline():
+                    self.refuse("is not a table written by avsync check")
+        if self.out is not None:
+            ensure_writable(self.out)
 
     def write(self, r: CheckResult) -> None:
         self.results.append(r)
@@ -215,10 +247,12 @@ class TableWriter(Writer):
             tty = hasattr(self.stream, "isatty") and self.stream.isatty()
             Console(file=self.stream, width=None if tty else 200).print(table)
             return
-        tmp = self.out.with_name(self.out.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            Console(file=f, width=160, color_system=None).print(table)
-        tmp.replace(self.out)
+        try:
+            with atomic_path(self.out) as tmp, tmp.open("w", encoding="utf-8") as f:
+                Console(file=f, width=160, color_system=None).print(table)
+        except OSError:
+            Console(file=self.stream, width=200).print(table)   # the results are kept: on stdout
+            raise
 
 
 _STYLE = {"in sync": "green", "audio ahead": "yellow", "audio late": "yellow",
@@ -229,7 +263,7 @@ def results_table(results: Iterable[CheckResult]) -> Any:
     """A rich Table of results: file, offset (s and frames), confidence, windows, verdict."""
     from rich.table import Table
 
-    table = Table(title="avsync check  (offset > 0: audio ahead of the picture)")
+    table = Table(title=TABLE_TITLE)
     for name, justify in (("file", "left"), ("offset s", "right"), ("frames", "right"),
                           ("confidence", "right"), ("windows", "right"), ("verdict", "left")):
         table.add_column(name, justify=justify, overflow="fold")

@@ -10,23 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from avsync.cli import main
+from cli_run import jsonl, run
 from helpers import make_video
 from sync_clips import make_clip, make_folder
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse rejects the command line
-        code = e.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
-
-
-def jsonl(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")

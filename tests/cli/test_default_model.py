@@ -14,7 +14,7 @@ import pytest
 import avsync
 from avsync.inference import weights_digest
 from avsync.media import shift_audio
-from test_check import jsonl, run
+from cli_run import jsonl, run
 
 SHIFTS = [-1.2, -0.3, 0.0, 0.7, 1.4]
 

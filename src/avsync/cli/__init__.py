@@ -57,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AvsyncError as e:
         print(f"avsync: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # every failure to write an output: one line naming the path
+        where = e.filename if e.filename is not None else "output"
+        print(f"avsync: error: {where}: {e.strerror or e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("avsync: interrupted", file=sys.stderr)
         return 130

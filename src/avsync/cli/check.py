@@ -47,6 +47,22 @@ def _model_args(p: argparse.ArgumentParser, windows: bool = True) -> None:
                        help="seconds between window starts (default: half a window; timeline: a fifth)")
 
 
+def check_device(device: str) -> None:
+    """UsageError unless ``device`` names a torch device that is there (``cuda`` needs a GPU)."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device {device}: not a device (use cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: no CUDA GPU is available to this torch {torch.__version__}; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise UsageError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device {device}: only cpu and cuda are supported")
+
+
 def load_checker(args: argparse.Namespace) -> "SyncChecker":
     """The checker the arguments ask for."""
     import avsync
@@ -60,6 +76,7 @@ def load_checker(args: argparse.Namespace) -> "SyncChecker":
     if args.method == "xcorr" and args.model not in (None, "xcorr"):
         raise UsageError("--method xcorr uses no model: drop --model")
     name = "xcorr" if args.method == "xcorr" else args.model
+    check_device(args.device)
     checker = avsync.load_model(name, device=args.device, batch_size=args.batch_size, workers=args.workers)
     if args.min_confidence is not None:
         if not 0 <= args.min_confidence <= 1:
@@ -115,13 +132,13 @@ def _print_json(data: Any) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check files, folders and globs; one record per input; resumable with --out."""
-    from avsync.writers import open_writer, path_key, verdict
+    from avsync.writers import open_writer, output_format, path_key, verdict
 
     paths = expand_paths(args.paths)
     if not paths:
         raise UsageError(f"no video files under {' '.join(args.paths)}")
+    writer = open_writer(output_format(args.format, args.out), args.out)
     checker = load_checker(args)
-    writer = open_writer(args.format, args.out)
     done = writer.done()
     todo = [p for p in paths if path_key(p) not in done]
     if len(todo) < len(paths):
@@ -156,13 +173,12 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
     checker = load_checker(args)
     tl = checker.timeline(args.video, window=args.window, stride=args.stride)
-    if args.plot:
-        timeline_plot(tl, args.plot, checker.calibration.min_confidence)
-    if args.format == "json":
+    if args.format == "json":       # the results first: a plot that cannot be written loses nothing
         _print_json(tl.to_dict())
     else:
         _timeline_table(tl)
     if args.plot:
+        timeline_plot(tl, args.plot, checker.calibration.min_confidence)
         _err(f"avsync: timeline plot written to {args.plot}")
     return 0
 
@@ -457,8 +473,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "file (> 0: audio ahead of the picture) with a calibrated confidence. Exit status: "
                     "0 all checked, 1 some input failed, 2 usage error.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="video files, folders (recursive) or globs")
-    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    p.add_argument("--out", metavar="FILE", help="write records here; an existing file is resumed (its files are skipped)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="output format (default: the one --out's extension names, .json/.jsonl/.csv; else table)")
+    p.add_argument("--out", metavar="FILE", help="write records here; an existing file of the same format is resumed "
+                                                 "(files already in it, by resolved path, are skipped)")
     _model_args(p)
     p.set_defaults(func=cmd_check)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from avsync.errors import FileMissingError, MediaError
+from avsync.fileio import atomic_path
 
 COLUMNS = ("path", "split", "kind", "duration_sec", "events")
 
@@ -33,8 +34,7 @@ def write_manifest(rows: Iterable[ManifestRow], path: str | Path) -> Path:
     are stored relative to it."""
     path = Path(path)
     root = path.parent.resolve()
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS)
         for r in rows:
@@ -43,7 +43,6 @@ def write_manifest(rows: Iterable[ManifestRow], path: str | Path) -> Path:
             if p.resolve().is_relative_to(root):
                 p = p.resolve().relative_to(root)
             w.writerow([p.as_posix(), r.split, r.kind, f"{r.duration_sec:.4f}", json.dumps(r.events, separators=(",", ":"))])
-    tmp.replace(path)
     return path
 
 

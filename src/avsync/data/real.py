@@ -19,6 +19,7 @@ from typing import Any, Iterable, TypeVar
 import yaml
 
 from avsync.errors import FileMissingError, MediaError, UsageError
+from avsync.fileio import atomic_path
 
 CONTENT_TYPES = ("speech", "film", "music", "other")
 GROUPS = ("train", "dev")
@@ -100,15 +101,13 @@ def _write_rows(rows: Iterable[Row], kind: type[Row], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     root = path.parent.resolve()
     names = [f.name for f in fields(kind)]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=names)
         writer.writeheader()
         for row in rows:
             rec = asdict(row)
             rec["path"] = _stored_path(row.path, root)
             writer.writerow({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in rec.items()})
-    tmp.replace(path)
     return path
 
 

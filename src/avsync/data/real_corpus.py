@@ -20,6 +20,7 @@ import av
 from avsync.data.archives import Extraction, extract, extract_members, sha256_of
 from avsync.data.real import AudioSample, Bank, ClipSpec, RealClip, Source
 from avsync.errors import MediaError
+from avsync.fileio import write_text_atomic
 from avsync.media import probe
 
 Tick = Callable[[], None]
@@ -70,11 +71,7 @@ def load_state(root: Path, entry: Source | Bank) -> State | None:
 
 def save_state(root: Path, entry: Source | Bank, state: State) -> None:
     """Write the entry's state (temp file + rename)."""
-    path = state_path(root, entry)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=1))
-    tmp.replace(path)
+    write_text_atomic(state_path(root, entry), json.dumps(asdict(state), indent=1))
 
 
 def _record(root: Path, state: State, path: Path) -> str:

@@ -26,6 +26,7 @@ from avsync.data import synth_audio as sa
 from avsync.data import synth_video as sv
 from avsync.data.manifest import ManifestRow, write_manifest
 from avsync.errors import AvsyncError, MediaError, UsageError
+from avsync.fileio import write_text_atomic
 
 KINDS = ("dense", "sparse", "static")
 VISUAL_EVENTS = ("flash", "colour", "jump", "hit", "appear", "disappear")
@@ -592,9 +593,7 @@ def write_clip(out_dir: str | Path, kind: str, seed: int, index: int, cfg: Synth
                     crf=encoding.crf_for(kind, seed, index))
     except av.error.FFmpegError as e:
         raise MediaError(video, f"cannot encode: {e}") from None
-    tmp = sidecar.with_name(f".{sidecar.name}.tmp")
-    tmp.write_text(json.dumps({**settings, "events": clip.events}, indent=1))
-    tmp.replace(sidecar)
+    write_text_atomic(sidecar, json.dumps({**settings, "events": clip.events}, indent=1))
     return ManifestRow(str(video), split_of(index), kind, cfg.duration_sec, clip.events)
 
 
