@@ -24,11 +24,12 @@ def event_times(seconds: float, seed: int = 0, gap: tuple[float, float] = (0.45,
 
 def make_clip(path: str | Path, seconds: float = 10.0, offset: float = 0.0, seed: int = 0,
               size: tuple[int, int] = (72, 96), change_at: float | None = None, offset2: float = 0.0,
-              still: bool = False, silent: bool = False) -> Path:
+              still: bool = False, silent: bool = False, fps: float = FPS) -> Path:
     """Write a clip whose audio is ``offset`` s ahead of the picture (``offset2`` for events after
-    ``change_at``). ``still``: no flashes (one still picture); ``silent``: digital silence."""
+    ``change_at``). ``still``: no flashes (one still picture); ``silent``: digital silence; ``fps``: the
+    picture's frame rate."""
     rng = np.random.default_rng(seed + 1000)
-    n, h, w = int(round(seconds * FPS)), *size
+    n, h, w = int(round(seconds * fps)), *size
     frames = np.full((n, h, w, 3), 70, np.uint8)
     frames[:, :, : w // 2] = 110  # a still background with an edge
     audio = (rng.standard_normal(int(seconds * SR)) * 0.003).astype(np.float32)
@@ -37,7 +38,7 @@ def make_clip(path: str | Path, seconds: float = 10.0, offset: float = 0.0, seed
     for t in event_times(seconds, seed):
         o = offset2 if change_at is not None and t >= change_at else offset
         if not still:
-            i = int(round(t * FPS))
+            i = int(round(t * fps))
             for k, level in enumerate((250, 190, 150, 120, 95, 80)):  # a flash that fades out
                 if i + k < n:
                     frames[i + k, cy - r:cy + r, cx - r:cx + r] = level
@@ -48,7 +49,7 @@ def make_clip(path: str | Path, seconds: float = 10.0, offset: float = 0.0, seed
         audio[:] = 0.0
     from avsync.media import write_video
 
-    return write_video(path, frames, audio, fps=FPS, sample_rate=SR)
+    return write_video(path, frames, audio, fps=fps, sample_rate=SR)
 
 
 def make_folder(folder: Path, offsets: Sequence[float], seconds: float = 8.0) -> list[Path]:

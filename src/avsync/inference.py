@@ -40,7 +40,7 @@ from avsync.errors import (
 from avsync.fileio import write_text_atomic
 from avsync.offsets import Crop, OffsetGrid
 
-REPORT_FPS = 25.0          # ``offset_frames`` counts frames at this rate
+LOW_FPS = 10.0             # below this frame rate a check warns and states a coarser precision
 REFINE_METHODS = ("none", "parabolic", "centroid")
 TOP_K = 5
 CHUNK_BYTES = 400e6         # decoded frames held by one read (overlapping windows decode once)
@@ -56,6 +56,7 @@ class Span(NamedTuple):
     start: float
     length: float
     pixels: int
+    fps: float = 25.0
 
 
 @dataclass
@@ -90,7 +91,7 @@ class CheckResult:
 
     path: str
     offset_sec: float | None = None
-    offset_frames: int | None = None
+    offset_frames: int | None = None    # in the file's own frames (``frame_rate``)
     confidence: float | None = None
     top: list[dict[str, float]] = field(default_factory=list)
     windows: int = 0
@@ -100,6 +101,9 @@ class CheckResult:
     duration_sec: float | None = None
     window_sec: float | None = None
     method: str = ""
+    frame_rate: float | None = None     # of the file's picture
+    precision_sec: float | None = None  # half a frame of the file, or the engine's own step if coarser
+    warning: str | None = None          # e.g. a frame rate too low for the stated precision
     grid: list[float] = field(default_factory=list, repr=False)
     per_window: list[WindowResult] = field(default_factory=list, repr=False)
 
@@ -117,7 +121,8 @@ class CheckResult:
              "top": self.top, "windows": self.windows, "synchronisable": self.synchronisable,
              "error": self.error, "reason": self.reason,
              "duration_sec": None if self.duration_sec is None else round(self.duration_sec, 3),
-             "window_sec": self.window_sec, "method": self.method}
+             "window_sec": self.window_sec, "method": self.method, "frame_rate": self.frame_rate,
+             "precision_sec": self.precision_sec, "warning": self.warning}
         if windows:
             d["per_window"] = [w.to_dict() for w in self.per_window]
         return d
@@ -170,6 +175,7 @@ class DesyncResult:
     last_sec: float | None = None
     desync_sec: float | None = None
     error: str | None = None
+    reason: str | None = None           # why the clip cannot be scored (silent, still, no evidence): left out of the mean
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -477,7 +483,7 @@ class SyncChecker:
         v, a = info.video, info.audio
         start = max(0.0, v.start_sec)
         end = min(v.start_sec + v.duration_sec, a.start_sec + a.duration_sec, info.duration_sec)
-        return Span(start, end - start, v.width * v.height)
+        return Span(start, end - start, v.width * v.height, v.fps)
 
     def _load(self, path: str, start: float, window: float, audio_offset: float) -> tuple[torch.Tensor, torch.Tensor]:
         from avsync.data.datasets import ClipSpec, load_example
@@ -578,12 +584,19 @@ class SyncChecker:
         return out
 
     def answer(self, path: str, logits: torch.Tensor, evidence: Sequence[tuple[float, float]],
-               starts: Sequence[float], window: float, duration: float | None = None) -> CheckResult:
-        """Combine scored windows into the file's :class:`CheckResult`."""
+               starts: Sequence[float], window: float, duration: float | None = None,
+               frame_rate: float | None = None) -> CheckResult:
+        """Combine scored windows into the file's :class:`CheckResult` (``frame_rate``: the file's,
+        for ``offset_frames`` and the stated precision; default the model's)."""
         cal, grid = self.calibration, self.grid
         per_window = self._windows(logits, evidence, starts, window)
+        fps = float(frame_rate or self.estimator.fps)
         result = CheckResult(path=path, windows=len(per_window), duration_sec=duration, window_sec=window,
-                             method=self.name, grid=grid.seconds, per_window=per_window)
+                             method=self.name, grid=grid.seconds, per_window=per_window, frame_rate=round(fps, 3),
+                             precision_sec=round(max(0.5 / fps, 0.5 / self.estimator.fps), 3))
+        if fps < LOW_FPS:
+            result.warning = (f"low frame rate ({fps:.3g} fps): the picture changes only every {1 / fps:.2f} s, "
+                              f"so the offset is known to +-{0.5 / fps:.2f} s at best")
         usable = [i for i, w in enumerate(per_window) if w.usable]
         if not usable:
             reasons = sorted({w.reason for w in per_window if w.reason})
@@ -593,7 +606,7 @@ class SyncChecker:
         post = posterior(raw, [starts[i] for i in usable], window, cal.temperature)
         probs = post.exp()
         result.offset_sec = round(refine_offset(post, grid, cal.refine), 4)
-        result.offset_frames = int(round(result.offset_sec * REPORT_FPS))
+        result.offset_frames = int(round(result.offset_sec * fps))
         result.confidence = float(probs.max())
         result.top = top_classes(probs, grid)
         result.synchronisable = result.confidence >= cal.min_confidence
@@ -608,8 +621,8 @@ class SyncChecker:
         span = self.span(path)
         starts = window_starts(span.length, window, stride, self.estimator.fps, span.start)
         if not starts:
-            raise TooShortError(path, f"{span.length:.2f} s of picture with sound is shorter than the {window:g} s "
-                                      f"window (try --window {max(1.0, math.floor(span.length * 10) / 10):g})")
+            raise TooShortError(path, f"{span.length:.2f} s of picture with sound is shorter than the "
+                                      f"{window:g} s window: too short to check")
         return window, span, starts
 
     def check(self, path: str | os.PathLike, window: float | None = None, stride: float | None = None) -> CheckResult:
@@ -617,7 +630,7 @@ class SyncChecker:
         half a window), combined. Raises an AvsyncError when the file cannot be checked."""
         window, span, starts = self._plan(path, window, stride)
         logits, evidence = self.score_windows(path, starts, window, pixels=span.pixels)
-        return self.answer(str(path), logits, evidence, starts, window, span.length)
+        return self.answer(str(path), logits, evidence, starts, window, span.length, span.fps)
 
     def check_many(self, paths: Iterable[str | os.PathLike], window: float | None = None,
                    stride: float | None = None) -> Iterator[CheckResult]:
@@ -641,7 +654,7 @@ class SyncChecker:
             w, span, starts, items = prepared
             logits, evidence = (self._score(items) if items is not None
                                 else self.score_windows(path, starts, w, pixels=span.pixels))
-            return self.answer(path, logits, evidence, starts, w, span.length)
+            return self.answer(path, logits, evidence, starts, w, span.length, span.fps)
 
         if self.workers == 0:
             for p in paths:
@@ -687,7 +700,13 @@ class SyncChecker:
         last = math.floor((span.length - window) * self.estimator.fps + 1e-6) / self.estimator.fps
         starts = [span.start, span.start + last]
         logits, evidence = self.score_windows(path, starts, window, pixels=span.pixels)
-        first, end = (abs(w.offset_sec) for w in self._windows(logits, evidence, starts, window))
+        windows = self._windows(logits, evidence, starts, window)
+        bad = [w for w in windows if not w.usable]      # silent audio or a still picture: no evidence
+        if bad:
+            w = bad[0]
+            where = "first" if w is windows[0] else "last"
+            return DesyncResult(str(path), reason=f"{where} window {w.start_sec:.2f}-{w.end_sec:.2f} s: {w.reason}")
+        first, end = (abs(w.offset_sec) for w in windows)
         return DesyncResult(str(path), first, end, (first + end) / 2)
 
 
@@ -727,7 +746,7 @@ def _drift_rate(windows: Sequence[WindowResult], cal: Calibration) -> float | No
 
 
 def mean_desync(results: Sequence[DesyncResult]) -> float | None:
-    """Mean DeSync over the clips that were checked."""
+    """Mean DeSync over the clips that could be scored (failed and unusable clips left out)."""
     vals = [r.desync_sec for r in results if r.desync_sec is not None]
     return sum(vals) / len(vals) if vals else None
 
@@ -764,7 +783,7 @@ def simulate(checker: SyncChecker, sources: Sequence[Any], per_clip: int = 4, se
     records, failed = [], []
     for src in sources:
         try:
-            t0, length, pixels = checker.span(src.path)
+            t0, length, pixels, _ = checker.span(src.path)
             for _ in range(per_clip):
                 o = round(rng.uniform(-grid.max_sec, grid.max_sec), 4)
                 lo, hi = max(0.0, -o) + 1e-3, length - max(0.0, o) - 1e-3

@@ -24,7 +24,7 @@ from avsync.inference import CheckResult
 
 FORMATS = ("table", "json", "jsonl", "csv")
 CSV_FIELDS = ["path", "offset_sec", "offset_frames", "confidence", "synchronisable", "windows", "top",
-              "reason", "error", "duration_sec", "method", "resolved_path"]
+              "reason", "error", "duration_sec", "method", "frame_rate", "precision_sec", "warning", "resolved_path"]
 TABLE_TITLE = "avsync check  (offset > 0: audio ahead of the picture)"
 # ITU-R BT.1359 acceptability: audio up to 90 ms ahead or 185 ms behind the picture passes.
 ACCEPT_AHEAD_SEC, ACCEPT_LATE_SEC = 0.090, 0.185
@@ -276,6 +276,7 @@ def results_table(results: Iterable[CheckResult]) -> Any:
         frames = "" if r.offset_frames is None else f"{r.offset_frames:+d}"
         conf = "" if r.confidence is None else f"{r.confidence:.2f}"
         note = f"{v} ({r.reason})" if r.reason else v
+        note += f"; {r.warning}" if r.warning else ""
         table.add_row(r.path, off, frames, conf, str(r.windows), f"[{_STYLE[v]}]{note}[/{_STYLE[v]}]")
     return table
 

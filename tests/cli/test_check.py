@@ -211,3 +211,44 @@ def test_fix_applies_a_measured_offset_only_at_its_stricter_confidence(capsys, t
     assert code == 0 and (tmp_path / "yes.mp4").is_file()
     from avsync.inference import Calibration
     assert Calibration().fix_min_confidence > Calibration().min_confidence
+
+
+def test_calibrate_never_writes_into_the_package(capsys, tmp_path):
+    import avsync
+
+    shipped = avsync.MODEL_DIR / "xcorr.calibration.json"
+    before = shipped.read_bytes()
+    (tmp_path / "manifest.csv").write_text("path,split,kind\nc.mp4,val,flash\nc.mp4,test,flash\n")
+    make_clip(tmp_path / "c.mp4", 9, 0.0, seed=3)
+    code, _, err = run(capsys, "calibrate", "--data", tmp_path / "manifest.csv", "--method", "xcorr")
+    assert code == 2 and "--out is required" in err and shipped.read_bytes() == before
+
+
+def test_offset_frames_count_the_files_own_frames_and_low_rates_warn(capsys, tmp_path):
+    fast = make_clip(tmp_path / "fifty.mp4", 10, 0.6, seed=14, fps=50.0)
+    code, out, _ = run(capsys, "check", fast, "--method", "xcorr", "--format", "jsonl")
+    r = jsonl(out)[0]
+    assert code == 0 and r["frame_rate"] == 50.0 and r["offset_frames"] == round(r["offset_sec"] * 50)
+    assert abs(r["offset_sec"] - 0.6) < 0.06 and r["warning"] is None
+    slow = make_clip(tmp_path / "one.mp4", 12, 0.0, seed=15, fps=1.0)
+    code, out, err = run(capsys, "check", slow, "--method", "xcorr", "--format", "jsonl")
+    r = jsonl(out)[0]
+    assert "low frame rate" in r["warning"] and r["precision_sec"] == 0.5 and "low frame rate" in err
+
+
+def test_desync_leaves_out_clips_without_evidence(capsys, tmp_path):
+    good = make_clip(tmp_path / "good.mp4", 8, 0.4, seed=16)
+    silent = make_clip(tmp_path / "silent.mp4", 8, 0.0, seed=16, silent=True)
+    still = make_clip(tmp_path / "still.mp4", 8, 0.0, seed=17, still=True)
+    code, out, _ = run(capsys, "desync", good, silent, still, "--method", "xcorr", "--format", "json")
+    d = json.loads(out)
+    by = {Path(c["path"]).name: c for c in d["clips"]}
+    assert by["silent.mp4"]["reason"] and by["silent.mp4"]["desync_sec"] is None
+    assert by["still.mp4"]["reason"] and by["still.mp4"]["desync_sec"] is None
+    assert d["unusable"] == 2 and d["checked"] == 1 and d["desync_sec"] == pytest.approx(by["good.mp4"]["desync_sec"])
+
+
+def test_a_too_short_file_gets_no_advice_that_does_not_work(capsys, tmp_path):
+    short = make_clip(tmp_path / "short.mp4", 2, 0.0, seed=18)
+    code, out, err = run(capsys, "check", short, "--method", "xcorr", "--format", "jsonl")
+    assert code == 1 and "too short to check" in jsonl(out)[0]["error"] and "--window" not in err

@@ -13,12 +13,13 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from avsync.errors import AvsyncError, UsageError
+from avsync.fileio import ensure_writable, write_text_atomic
 
 if TYPE_CHECKING:
-    from avsync.inference import CheckResult, SyncChecker
+    from avsync.inference import SyncChecker
 
 FORMATS = ("table", "json", "jsonl", "csv")
 DEMO_SHIFTS = (-1.2, -0.4, 0.0, 0.6, 1.4)
@@ -108,8 +109,14 @@ def expand_paths(specs: Sequence[str]) -> list[str]:
 
 def _progress(total: int, what: str) -> Any:
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(stderr=True)
     bar = Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -154,6 +161,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             counts[v] = counts.get(v, 0) + 1
             if r.error:
                 failures.append(r.error)
+            if r.warning:
+                bar.console.print(f"avsync: warning: {r.path}: {r.warning}", highlight=False, soft_wrap=True)
             bar.advance(task)
     summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     _err(f"avsync: checked {len(todo)} file(s)" + (f": {summary}" if summary else "")
@@ -267,8 +276,10 @@ def cmd_desync(args: argparse.Namespace) -> int:
             bar.advance(task)
     overall = mean_desync(results)
     failed = [r for r in results if r.error]
+    unusable = [r for r in results if r.reason]
+    scored = len(results) - len(failed) - len(unusable)
     if args.format == "json":
-        _print_json({"clips": [r.to_dict() for r in results], "checked": len(results) - len(failed),
+        _print_json({"clips": [r.to_dict() for r in results], "checked": scored, "unusable": len(unusable),
                      "failed": len(failed), "desync_sec": None if overall is None else round(overall, 4),
                      "window_sec": args.window or checker.estimator.window_sec, "method": checker.name})
     else:
@@ -281,10 +292,13 @@ def cmd_desync(args: argparse.Namespace) -> int:
         for r in results:
             if r.error:
                 t.add_row(r.path, "", "", f"[red]{r.error}[/red]")
+            elif r.reason:
+                t.add_row(r.path, "", "", f"[dim]left out: {r.reason}[/dim]")
             else:
                 t.add_row(r.path, f"{r.first_sec:.3f}", f"{r.last_sec:.3f}", f"{r.desync_sec:.3f}")
         Console().print(t)
-        print(f"DeSync over {len(results) - len(failed)} clip(s): " + ("n/a" if overall is None else f"{overall:.3f} s"))
+        print(f"DeSync over {scored} clip(s): " + ("n/a" if overall is None else f"{overall:.3f} s")
+              + (f" ({len(unusable)} left out: no evidence)" if unusable else ""))
     for r in failed:
         _err(f"avsync: error: {r.error}")
     return 1 if failed else 0
@@ -408,10 +422,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the temperature and refinement on one split, measure on another, write the calibration."""
     import avsync
     from avsync.data.datasets import load_sources
-    from avsync.inference import Calibration, calibration_path, fit_calibration, measure, simulate, weights_digest
+    from avsync.inference import (
+        Calibration,
+        fit_calibration,
+        measure,
+        simulate,
+        weights_digest,
+    )
     from avsync.plots import reliability_plot
 
     checker = load_checker(args)
+    weights = None if checker.name == "xcorr" else avsync._resolve(args.model)
+    out = _calibration_out(args.out, weights)
+    ensure_writable(out)
     val = _per_kind(load_sources(args.data, split=args.fit_split), args.max_clips)
     test = _per_kind(load_sources(args.data, split=args.test_split), args.max_clips)
     if not val or not test:
@@ -436,20 +459,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         **cal.fitted, "data": [str(d) for d in args.data], "fit_split": args.fit_split, "per_clip": args.per_clip,
         "test_split": args.test_split, "test_ece_before": before["all"]["ece"], "test_ece": after["all"]["ece"],
         "test_acc1": round(after["all"]["acc1"], 4), "test_median_abs_error_ms": after["all"]["median_abs_error_ms"]}})
-    weights = None if checker.name == "xcorr" else avsync._resolve(args.model)
     if weights is not None:
         cal = replace(cal, fitted={**cal.fitted, "weights": weights.name, "weights_sha256": weights_digest(weights)})
-    if args.out:
-        out = Path(args.out)
-    elif weights is None:
-        out = avsync.MODEL_DIR / "xcorr.calibration.json"
-    else:
-        out = calibration_path(weights)
     cal.save(out)
     report = {"method": checker.name, "calibration": str(out), "temperature": cal.temperature, "refine": cal.refine,
               "before": before, "after": after}
     if args.report:
-        Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
+        write_text_atomic(args.report, json.dumps(report, indent=1) + "\n")
     if args.plot:
         reliability_plot(after["all"]["reliability"], args.plot, before=before["all"]["reliability"],
                          title=f"{checker.name}: {args.test_split} split, {after['all']['usable']} files")
@@ -458,7 +474,27 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"{args.test_split}: {a['usable']} files, acc@1 {a['acc1']:.3f}, within 1 class {a['acc1_pm1']:.3f}, "
           f"within 0.1 s {a['within_100ms']:.3f}, median |error| {a['median_abs_error_ms']} ms (class centre only: "
           f"{a['median_abs_error_ms_class']} ms), ECE {before['all']['ece']:.3f} -> {a['ece']:.3f}")
+    if a["ece"] > before["all"]["ece"]:
+        _err(f"avsync: warning: the fitted calibration is WORSE on {args.test_split} than none "
+             f"(ECE {before['all']['ece']:.3f} -> {a['ece']:.3f}); do not use {out}")
+    if a["usable"] < 50:
+        _err(f"avsync: warning: measured on only {a['usable']} files: the calibration is not reliable")
     return 0
+
+
+def _calibration_out(out: str | None, weights: Path | None) -> Path:
+    """Where ``calibrate`` writes: ``--out``, or beside a user's own model file; never into the
+    installed package (the shipped models and xcorr need ``--out``)."""
+    import avsync
+
+    if out:
+        return Path(out)
+    if weights is None or weights.resolve().is_relative_to(avsync.MODEL_DIR.resolve()):
+        raise UsageError("calibrate: --out is required for the shipped models and xcorr "
+                         "(it never writes into the installed package)")
+    from avsync.inference import calibration_path
+
+    return calibration_path(weights)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -544,7 +580,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--per-clip", type=int, default=4, help="offsets drawn per clip (default: 4)")
     p.add_argument("--max-clips", type=int, default=None, help="use at most this many clips of each kind per split")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", metavar="JSON", help="calibration file (default: beside the model's weights)")
+    p.add_argument("--out", metavar="JSON", help="calibration file (required for the shipped models and xcorr; "
+                                                 "default for your own model: beside its weights)")
     p.add_argument("--report", metavar="JSON", help="write the measurements here")
     p.add_argument("--plot", metavar="PNG", help="write the reliability diagram here")
     _model_args(p)
