@@ -96,3 +96,10 @@ def test_truncated_mp4_with_index_first(tmp_path):
     (tmp_path / "fast_cut.mp4").write_bytes(data[: len(data) // 2])
     with pytest.raises(CorruptMediaError, match="fast_cut.mp4"):
         probe(tmp_path / "fast_cut.mp4")
+
+
+def test_constant_rate_with_b_frames_beyond_the_scanned_packets_is_not_variable(tmp_path):
+    """The scan stops after a few hundred packets in decode order; frames shown just after them are
+    still to come, which once read as a gap ("(variable)" for a constant-rate file)."""
+    v = probe(make_video(tmp_path / "long.mp4", seconds=12.0, fps=29.97, audio=False)).video
+    assert v.num_frames > 300 and not v.variable_fps

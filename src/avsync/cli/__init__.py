@@ -29,7 +29,10 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every registered subcommand."""
+    from avsync import __version__
+
     parser = _Parser(prog="avsync", description="Audio-visual synchronisation: check, explain and fix offsets.")
+    parser.add_argument("--version", action="version", version=f"avsync {__version__}", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         try:

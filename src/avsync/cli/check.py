@@ -520,9 +520,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Windows every --stride seconds (default: a fifth of the window); "
                                           "segments of constant offset (drift when more than one) and stretches "
                                           "without evidence (silent, still or low confidence).")
-    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("video", metavar="VIDEO", help="the video file")
     p.add_argument("--plot", metavar="PNG", help="write the heat-map of class probabilities over time")
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="output format (default: table)")
     _model_args(p)
     p.set_defaults(func=cmd_timeline)
 
@@ -543,20 +543,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("desync", help="DeSync score for video-to-audio generation (first and last window)",
                               description="Per clip: |offset| of the first and of the last window, averaged; "
                                           "overall: the mean over clips (as in video-to-audio generation papers).")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="generated clips: files, folders (recursive) or globs")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="output format (default: table)")
     _model_args(p)
     p.set_defaults(func=cmd_desync)
 
     p = subparsers.add_parser("explain", help="heat-maps of where the model looked",
                               description="Attention of the model's selectors (or AVST's cross-attention) over "
                                           "frames of one window and over its spectrogram, as a PNG.")
-    p.add_argument("video", metavar="VIDEO")
-    p.add_argument("--out", required=True, metavar="PNG")
+    p.add_argument("video", metavar="VIDEO", help="the video file")
+    p.add_argument("--out", required=True, metavar="PNG", help="where to write the heat-map image")
     p.add_argument("--start", type=float, default=None, metavar="SEC",
                    help="window start (default: the most confident window)")
     p.add_argument("--frames", type=int, default=8, help="frames to show (default: 8)")
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="output format (default: table)")
     _model_args(p)
     p.set_defaults(func=cmd_explain)
 
@@ -564,8 +564,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Shift every example clip by known offsets (in a temporary folder) "
                                           "and print predicted against true offsets.")
     p.add_argument("--examples", metavar="DIR", help="folder of .mp4 clips (default: the shipped examples)")
-    p.add_argument("--shifts", type=float, nargs="+", default=list(DEMO_SHIFTS), metavar="SEC")
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--shifts", type=float, nargs="+", default=list(DEMO_SHIFTS), metavar="SEC",
+                   help=f"offsets the clips are shifted by (> 0: audio ahead; default: {' '.join(map(str, DEMO_SHIFTS))})")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="output format (default: table)")
     _model_args(p)
     p.set_defaults(func=cmd_demo)
 
@@ -575,11 +576,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "split (default test), write <model>.calibration.json.")
     p.add_argument("--data", required=True, nargs="+", metavar="MANIFEST",
                    help="manifest CSV(s) (path, split, kind) or folders of in-sync videos")
-    p.add_argument("--fit-split", default="val")
-    p.add_argument("--test-split", default="test")
+    p.add_argument("--fit-split", default="val", help="split the calibration is fitted on (default: val)")
+    p.add_argument("--test-split", default="test", help="split it is measured on (default: test)")
     p.add_argument("--per-clip", type=int, default=4, help="offsets drawn per clip (default: 4)")
     p.add_argument("--max-clips", type=int, default=None, help="use at most this many clips of each kind per split")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated offsets (default: 0)")
     p.add_argument("--out", metavar="JSON", help="calibration file (required for the shipped models and xcorr; "
                                                  "default for your own model: beside its weights)")
     p.add_argument("--report", metavar="JSON", help="write the measurements here")

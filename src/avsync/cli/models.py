@@ -8,14 +8,46 @@ import json
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``models`` subcommand."""
-    p = subparsers.add_parser("models", help="list the available models and their parameter counts",
-                              description="List the built-in model configs with their trainable parameter counts.")
+    p = subparsers.add_parser("models", help="list the models `check --model` accepts and the architectures to train",
+                              description="List the trained models that check, timeline, fix, desync and explain "
+                                          "accept with --model (and xcorr, the training-free baseline, "
+                                          "--method xcorr), then the architecture configs that `avsync train "
+                                          "--model` builds, with their trainable parameter counts.")
     p.add_argument("--format", choices=["table", "json"], default="table", help="output format (default: table)")
     p.set_defaults(func=run)
 
 
+def _row(name: str, use: str, config, params: dict | None) -> dict:
+    return {"name": name, "use": use, "arch": getattr(config, "arch", None),
+            "frame_size": getattr(config, "frame_size", None), "duration_sec": getattr(config, "duration_sec", None),
+            "classes": config.grid.num_classes if config is not None else None, "params": params,
+            "description": getattr(config, "description", "")}
+
+
+def checker_rows() -> list[dict]:
+    """The names ``--model`` accepts: each shipped trained model (its own config, read from its
+    JSON beside the weights) and ``xcorr``."""
+    import torch
+
+    import avsync
+    from avsync.models import ModelConfig, build_model, count_parameters
+
+    rows = []
+    for name in avsync.available_models():
+        if name == avsync.BASELINE:
+            rows.append({**_row(name, "check --method xcorr", None, None),
+                         "description": "training-free: onset strength against motion energy, cross-correlated"})
+            continue
+        config = ModelConfig.from_dict(json.loads((avsync.MODEL_DIR / f"{name}.json").read_text()))
+        with torch.device("meta"):
+            params = count_parameters(build_model(config))
+        rows.append(_row(name, "check --model", config, params))
+    return rows
+
+
 def model_rows() -> list[dict]:
-    """One dict a model: name, arch, frame size, window, classes and parameter counts."""
+    """One dict an architecture config ``avsync train --model`` builds: name, arch, frame size,
+    window, classes and parameter counts."""
     import torch
 
     from avsync.models import available_models, count_parameters, create
@@ -24,28 +56,37 @@ def model_rows() -> list[dict]:
     with torch.device("meta"):  # counts need shapes only: nothing is allocated or initialised
         for name in available_models():
             model = create(name)
-            c = model.config
-            rows.append({"name": name, "arch": c.arch, "frame_size": c.frame_size, "duration_sec": c.duration_sec,
-                         "classes": c.grid.num_classes, "params": count_parameters(model), "description": c.description})
+            rows.append(_row(name, "train --model", model.config, count_parameters(model)))
     return rows
 
 
-def run(args: argparse.Namespace) -> int:
-    """Print the model list as a rich table or as JSON."""
-    rows = model_rows()
-    if args.format == "json":
-        print(json.dumps(rows, indent=2))
-        return 0
-    from rich.console import Console
+def _table(title: str, rows: list[dict]):
     from rich.table import Table
 
-    table = Table(title="avsync models", caption="trainable parameters in millions; rest = selectors, transformer, heads")
+    table = Table(title=title)
     table.add_column("name", no_wrap=True)
     for col in ("frame", "window", "cls", "total", "visual", "audio", "rest"):
         table.add_column(col, justify="right")
     for r in rows:
+        if r["params"] is None:
+            table.add_row(r["name"], "-", "any", "-", "-", "-", "-", "-")
+            continue
         p = {k: f"{v / 1e6:.2f}" for k, v in r["params"].items()}
         table.add_row(r["name"], f"{r['frame_size']} px", f"{r['duration_sec']:g} s", str(r["classes"]),
                       p["total"], p["visual"], p["audio"], p["transformer"])
-    Console().print(table)
+    return table
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print both lists as rich tables or as one JSON list (``use`` says which command takes each)."""
+    checkers, archs = checker_rows(), model_rows()
+    if args.format == "json":
+        print(json.dumps(checkers + archs, indent=2))
+        return 0
+    from rich.console import Console
+
+    console = Console()
+    console.print(_table("trained models: avsync check/timeline/fix/desync --model NAME (xcorr: --method xcorr)", checkers))
+    console.print(_table("architectures: avsync train --model NAME (no weights until trained)", archs))
+    console.print("trainable parameters in millions; rest = selectors, transformer, heads")
     return 0

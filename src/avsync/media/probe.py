@@ -16,6 +16,7 @@ from avsync.errors import (CorruptMediaError, FileMissingError, NoAudioStreamErr
 _MAGIC = (b"RIFF", b"\x1aE\xdf\xa3", b"OggS", b"ID3", b"fLaC", b"FLV", b"\x00\x00\x01\xba", b"\xff\xfb",
           b"\xff\xf3", b"\xff\xf1", b"\xff\xf9", b"#!AMR", b"0&\xb2u")
 _VFR_PACKETS = 240  # video packets whose timestamps decide whether the frame rate varies
+_REORDER_DEPTH = 16  # at most this many frames are shown out of decode order (H.264's largest DPB)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def frame_rotation(frame: av.VideoFrame) -> int:
 
 def _scan_video(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> tuple[int, bool]:
     """Rotation (from the first decoded frame) and whether packet timestamps are irregular."""
-    rotation, pts = None, []
+    rotation, pts, cut_short = None, [], False
     rewind(container)
     try:
         for packet in container.demux(stream):
@@ -164,10 +165,13 @@ def _scan_video(container: av.container.InputContainer, stream: av.video.stream.
                 for frame in packet.decode():
                     rotation = frame_rotation(frame)
             if len(pts) >= _VFR_PACKETS and rotation is not None:
+                cut_short = True
                 break
     except av.error.FFmpegError as e:
         raise CorruptMediaError(container.name, f"cannot decode the video ({e.strerror})") from None
     pts.sort()
+    if cut_short:  # packets come in decode order: frames shown just after the last ones read are still to come
+        pts = pts[: max(2, len(pts) - _REORDER_DEPTH)]
     steps = [b - a for a, b in zip(pts, pts[1:]) if b > a]
     if len(steps) < 2:
         return rotation or 0, False
