@@ -28,6 +28,7 @@ from avsync.errors import AvsyncError
 from avsync.real_dev import VERSION, Case, Outcome, build_cases, render_case, score_check, score_timeline, summarise
 
 console = Console(stderr=True)
+OUT = Console(width=160)
 
 
 def render_all(cases: list[Case], folder: Path) -> dict[str, Path]:
@@ -68,12 +69,13 @@ def print_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
     """One rich table of summary rows (group/key -> metrics)."""
     t = Table(title=title)
     for col in ("group / " + title.split()[-1], "cases", "within 0.1 s", "within 0.25 s", "median |err|",
-                "conf. wrong", "refused", "failed"):
+                "conf. wrong", "refused", "failed", "guess within 0.25 s", "guess median |err|"):
         t.add_column(col, justify="left" if col.startswith("group") else "right")
     for key, r in rows.items():
         t.add_row(key, str(r["offset_cases"] or r["cases"]), _pct(r["within_0.1"]), _pct(r["within_0.25"]),
-                  _ms(r["median_abs_err_sec"]), str(r["confidently_wrong"]), str(r["refused"]), str(r["failed"]))
-    Console().print(t)
+                  _ms(r["median_abs_err_sec"]), str(r["confidently_wrong"]), str(r["refused"]), str(r["failed"]),
+                  _pct(r["guess_within_0.25"]), _ms(r["guess_median_abs_err_sec"]))
+    OUT.print(t)
 
 
 def print_report(summary: dict[str, Any]) -> None:
@@ -88,14 +90,14 @@ def print_report(summary: dict[str, Any]) -> None:
         segs = ", ".join(f"{s['start_sec']:.0f}-{s['end_sec']:.0f}: {s['offset_sec']:+.2f}" for s in r["segments"])
         drift = r["drift_ms_per_min"]
         t.add_row(r["id"], r["group"], str(r["found"]), segs or "-", "-" if drift is None else f"{drift:.0f}")
-    Console().print(t)
+    OUT.print(t)
     t = Table(title="no-evidence cases (still picture): the right answer is a refusal")
     for col in ("case", "group", "answered", "offset", "confidence"):
         t.add_column(col)
     for r in summary["still"]:
         t.add_row(r["id"], r["group"], str(r["answered"]), "-" if r["offset_sec"] is None else f"{r['offset_sec']:+.2f}",
                   "-" if r["confidence"] is None else f"{r['confidence']:.2f}")
-    Console().print(t)
+    OUT.print(t)
 
 
 def main() -> int:

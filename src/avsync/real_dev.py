@@ -9,10 +9,12 @@ Cases (``build_cases``; the same corpus gives the same cases, whoever builds the
 - ``slip``: in sync, then 0.7 s ahead from the middle; ``drift``: an audio clock 0.4 % fast;
 - ``still``: music or speech under a still frame of another source (the answer is "no evidence").
 
-Scoring (``score_case`` / ``summarise``): an answer is an offset when the checker calls the file
-synchronisable; within 0.1 s / 0.25 s and the median absolute error count every case with a truth
-(a refusal is not within anything); "confidently wrong" is an answer off by more than 0.25 s, or any
-answer on a ``still`` case; a refusal is an answer of "no evidence".
+Scoring (``score_check`` / ``score_timeline`` / ``summarise``): an answer is an offset when the
+checker calls the file synchronisable; within 0.1 s / 0.25 s count every case with a truth (a refusal
+is not within anything), the median absolute error is over the answers; "confidently wrong" is an
+answer off by more than 0.25 s, or any answer on a ``still`` case; a refusal is an answer of "no
+evidence" (or a file the checker could not take). The best guess (the offset a checker reports even
+when it refuses) is scored apart ("guess" columns): it compares engines whatever their calibration.
 """
 
 from __future__ import annotations
@@ -189,6 +191,7 @@ class Outcome:
     offset_sec: float | None = None
     confidence: float | None = None
     error_sec: float | None = None
+    guess_error_sec: float | None = None    # |offset - truth| of the best guess, answered or not
     confidently_wrong: bool = False
     found: bool | None = None
     detail: dict[str, Any] = field(default_factory=dict)
@@ -205,8 +208,9 @@ def score_check(case: Case, offset_sec: float | None, confidence: float | None, 
     answered = bool(synchronisable and offset_sec is not None and failure is None)
     if case.kind == "still":
         return Outcome(case, answered, offset_sec, confidence, confidently_wrong=answered, failure=failure)
-    error = abs(offset_sec - case.offset_sec) if answered else None
-    return Outcome(case, answered, offset_sec, confidence, error,
+    guess = abs(offset_sec - case.offset_sec) if offset_sec is not None and failure is None else None
+    error = guess if answered else None
+    return Outcome(case, answered, offset_sec, confidence, error, guess,
                    confidently_wrong=bool(error is not None and error > WRONG_SEC), failure=failure)
 
 
@@ -234,13 +238,16 @@ def score_timeline(case: Case, segments: Sequence[dict[str, float]], drift_ms_pe
 def _row(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     offsets = [o for o in outcomes if not o.case.timeline and o.case.kind != "still"]
     errors = [o.error_sec for o in offsets if o.error_sec is not None]
+    guesses = [o.guess_error_sec for o in offsets if o.guess_error_sec is not None]
     n = len(offsets)
     return {"cases": len(outcomes), "offset_cases": n,
             "within_0.1": None if not n else sum(e <= 0.1 for e in errors) / n,
             "within_0.25": None if not n else sum(e <= 0.25 for e in errors) / n,
             "median_abs_err_sec": statistics.median(errors) if errors else None,
+            "guess_within_0.25": None if not n else sum(e <= 0.25 for e in guesses) / n,
+            "guess_median_abs_err_sec": statistics.median(guesses) if guesses else None,
             "confidently_wrong": sum(o.confidently_wrong for o in outcomes),
-            "refused": sum(not o.answered for o in outcomes if not o.case.timeline),
+            "refused": sum(not o.answered for o in offsets),
             "failed": sum(o.failure is not None for o in outcomes)}
 
 
