@@ -17,7 +17,7 @@ from typing import Sequence
 from avsync.errors import AvsyncError, UsageError
 
 # One module a pipeline stage; their subcommands appear in this order in --help.
-COMMAND_MODULES = ["media", "synth", "models", "train", "check", "audit"]
+COMMAND_MODULES = ["media", "synth", "models", "train", "check", "fix", "audit"]
 
 
 class _Parser(argparse.ArgumentParser):

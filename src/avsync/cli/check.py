@@ -1,5 +1,6 @@
-"""The sync checker's commands: ``check``, ``timeline``, ``fix``, ``desync``, ``explain``, ``demo`` and
-``calibrate``. A thin layer over :mod:`avsync.inference`; torch loads only inside the commands.
+"""The sync checker's commands: ``check``, ``timeline``, ``desync``, ``explain``, ``demo`` and
+``calibrate`` (``fix`` is in :mod:`avsync.cli.fix`). A thin layer over :mod:`avsync.inference`; torch
+loads only inside the commands.
 
 Exit status: 0 when every input was checked, 1 when any input failed, 2 for a usage error.
 """
@@ -217,42 +218,6 @@ def _timeline_table(tl: Any) -> None:
     for w in r.per_window:
         win.add_row(f"{w.start_sec:.2f}", f"{w.end_sec:.2f}", f"{w.offset_sec:+.3f}", f"{w.confidence:.2f}", w.reason or "")
     console.print(win)
-
-
-# --------------------------------------------------------------------------------------------------
-# fix
-
-
-def cmd_fix(args: argparse.Namespace) -> int:
-    """Delay the audio by the measured (or given) offset; video stream-copied; never over the input."""
-    from avsync.media import shift_audio
-
-    src, dst = Path(args.video), Path(args.output)
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
-        raise UsageError(f"{dst}: refusing to write over the input; choose another -o")
-    measured = None
-    if args.offset is None:
-        checker = load_checker(args)
-        measured = checker.check(src, window=args.window, stride=args.stride)
-        if not measured.synchronisable:
-            raise AvsyncError(f"{src}: not synchronisable ({measured.reason}); nothing fixed "
-                              f"(give --offset to shift it anyway)")
-        needed = checker.calibration.fix_min_confidence if args.fix_confidence is None else args.fix_confidence
-        if measured.confidence < needed:
-            raise AvsyncError(f"{src}: measured {measured.offset_sec:+.3f} s at confidence {measured.confidence:.2f}, "
-                              f"under the {needed:.2f} that fix needs; nothing fixed (give --offset to shift it anyway)")
-        offset = float(measured.offset_sec)
-    else:
-        offset = float(args.offset)
-    shift_audio(src, dst, -offset)
-    out = {"path": str(src), "out": str(dst), "offset_sec": round(offset, 4), "measured": measured is not None,
-           "confidence": None if measured is None else round(measured.confidence, 4)}
-    if args.format == "json":
-        _print_json(out)
-    else:
-        how = f"measured, confidence {measured.confidence:.2f}" if measured else "given"
-        print(f"{src}: audio was {offset:+.3f} s ({how}); delayed it by {offset:+.3f} s -> {dst}")
-    return 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -502,7 +467,7 @@ def _calibration_out(out: str | None, weights: Path | None) -> Path:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add check, timeline, fix, desync, explain, demo and calibrate."""
+    """Add check, timeline, desync, explain, demo and calibrate."""
     p = subparsers.add_parser(
         "check", help="measure the audio-video offset of files, folders or globs",
         description="Slide the model's window over every file, combine the windows into one offset per "
@@ -525,20 +490,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["table", "json"], default="table", help="output format (default: table)")
     _model_args(p)
     p.set_defaults(func=cmd_timeline)
-
-    p = subparsers.add_parser("fix", help="delay the audio by the measured (or given) offset",
-                              description="Write OUT with the audio delayed by the offset (measured unless "
-                                          "--offset is given); video stream-copied; never writes over the input.")
-    p.add_argument("video", metavar="VIDEO")
-    p.add_argument("-o", "--output", required=True, metavar="OUT")
-    p.add_argument("--offset", type=float, default=None, metavar="SEC",
-                   help="the file's offset (> 0: audio ahead) instead of measuring it")
-    p.add_argument("--fix-confidence", type=float, default=None, metavar="P",
-                   help="apply a measured offset only at this calibrated confidence or more (default: the "
-                        "model's fix_min_confidence, 0.7, stricter than check's 0.2)")
-    p.add_argument("--format", choices=["table", "json"], default="table")
-    _model_args(p)
-    p.set_defaults(func=cmd_fix)
 
     p = subparsers.add_parser("desync", help="DeSync score for video-to-audio generation (first and last window)",
                               description="Per clip: |offset| of the first and of the last window, averaged; "
