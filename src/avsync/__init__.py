@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from avsync.inference import CheckResult, SyncChecker
+    from avsync.checker import CheckResult, SyncChecker
 
 MODEL_DIR = Path(__file__).parent / "assets" / "models"
 DEFAULT_MODEL = "default"
@@ -60,15 +60,15 @@ def _resolve(name_or_path: str | os.PathLike | None) -> Path | None:
 
 def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu", batch_size: int = 8,
                workers: int = 2) -> "SyncChecker":
-    """A :class:`~avsync.inference.SyncChecker` for a shipped model name (default: ``"default"``),
+    """A :class:`~avsync.checker.SyncChecker` for a shipped model name (default: ``"default"``),
     ``"xcorr"`` (the training-free baseline), the path of a ``.safetensors`` file or of a training
     checkpoint folder (``runs/NAME/checkpoints/step-N/``); its calibration
     (``<name>.calibration.json`` beside the weights) is loaded when present."""
-    from avsync.inference import Calibration, ModelEstimator, SyncChecker, calibration_path, weights_digest
+    from avsync.checker import Calibration, ModelEstimator, SyncChecker, calibration_path, weights_digest
 
     weights = _resolve(name_or_path)
     if weights is None:
-        from avsync.baseline import XcorrEstimator
+        from avsync.checker.xcorr import XcorrEstimator
 
         estimator: Any = XcorrEstimator()
         cal_file = MODEL_DIR / f"{BASELINE}.calibration.json"
@@ -103,7 +103,7 @@ def check(path: str | os.PathLike, model: str | os.PathLike | None = None, devic
 
 def __getattr__(name: str) -> Any:
     if name in ("CheckResult", "SyncChecker"):
-        from avsync import inference
+        from avsync import checker
 
-        return getattr(inference, name)
+        return getattr(checker, name)
     raise AttributeError(f"module 'avsync' has no attribute {name!r}")

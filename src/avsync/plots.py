@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from avsync.checker.timeline import owned_spans
 from avsync.fileio import atomic_path
 
 if TYPE_CHECKING:
-    from avsync.inference import Timeline
+    from avsync.checker.explain import Explanation
+    from avsync.checker.results import Timeline
 
 
 def _pyplot() -> Any:
@@ -45,8 +47,6 @@ def timeline_plot(tl: "Timeline", path: str | os.PathLike, min_confidence: float
     fig, (ax, axc) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]},
                                   layout="constrained")
     if wins:
-        from avsync.inference import owned_spans
-
         spans = owned_spans(wins)
         x_edges = np.array([a for a, _ in spans] + [spans[-1][1]])
         y_edges = np.append(grid - step / 2, grid[-1] + step / 2)
@@ -79,12 +79,11 @@ def timeline_plot(tl: "Timeline", path: str | os.PathLike, min_confidence: float
     return _save(fig, path)
 
 
-def explain_plot(frames: np.ndarray, heat: np.ndarray, spec: np.ndarray | None, audio_heat: np.ndarray | None,
-                 times: Sequence[float], path: str | os.PathLike, title: str = "",
-                 time_range: tuple[float, float] | None = None, max_khz: float | None = None) -> Path:
-    """Frames ``(N, H, W, 3)`` uint8 with attention heat-maps ``(N, H, W)`` in [0, 1] laid over them,
-    and (when given) the spectrogram ``(F, T)`` with the audio attention ``(F, T)`` over it, drawn over
-    ``time_range`` seconds and 0..``max_khz`` kHz when given."""
+def explain_plot(expl: "Explanation", path: str | os.PathLike) -> Path:
+    """The explanation's frames with their attention heat-maps laid over them, and (when the model
+    has one) its spectrogram with the audio attention over it, written to ``path``."""
+    frames, heat, spec, audio_heat, times = expl.frames, expl.heat, expl.spectrogram, expl.audio_heat, expl.times
+    time_range, max_khz, title = (expl.start_sec, expl.end_sec), expl.max_khz, expl.title
     plt = _pyplot()
     n = len(frames)
     rows = 2 if spec is not None else 1
@@ -110,7 +109,7 @@ def explain_plot(frames: np.ndarray, heat: np.ndarray, spec: np.ndarray | None, 
 
 def reliability_plot(table: dict[str, Any], path: str | os.PathLike, title: str = "",
                      before: dict[str, Any] | None = None) -> Path:
-    """Reliability diagram from :func:`avsync.inference.reliability`: accuracy against mean confidence
+    """Reliability diagram from :func:`avsync.checker.calibration.reliability`: accuracy against mean confidence
     per bin (the diagonal is perfect calibration), with counts; ``before`` adds the uncalibrated curve."""
     plt = _pyplot()
     fig, (ax, axn) = plt.subplots(2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})

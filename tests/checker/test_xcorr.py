@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from avsync.baseline import XcorrEstimator, lagged_correlation, motion_energy, onset_strength
-from avsync.inference import SyncChecker
+from avsync.checker.xcorr import XcorrEstimator, lagged_correlation, motion_energy, onset_strength
+from avsync.checker import SyncChecker
 from avsync.media import shift_audio
 from sync_clips import FPS, SR, make_clip
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import avsync
-from avsync.inference import weights_digest
+from avsync.checker import weights_digest
 from avsync.media import shift_audio
 from cli_run import jsonl, run
 

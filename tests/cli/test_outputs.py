@@ -10,7 +10,7 @@ import os
 import pytest
 
 from cli_run import jsonl, run
-from sync_clips import make_clip, make_folder
+from sync_clips import make_folder
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,7 @@ def lagged_correlation(onset: torch.Tensor, motion: torch.Tensor, max_lag: int, 
 
 
 class XcorrEstimator:
-    """Training-free estimator with the interface of :class:`avsync.inference.ModelEstimator`.
+    """Training-free estimator with the interface of :class:`avsync.checker.ModelEstimator`.
 
     Logits are ``sharpness`` times the best regional correlation at each candidate offset; the
     checker's temperature (fitted by ``avsync calibrate --method xcorr``) turns them into probabilities.

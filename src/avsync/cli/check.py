@@ -1,5 +1,5 @@
 """The sync checker's commands: ``check``, ``timeline``, ``desync``, ``explain``, ``demo`` and
-``calibrate`` (``fix`` is in :mod:`avsync.cli.fix`). A thin layer over :mod:`avsync.inference`; torch
+``calibrate`` (``fix`` is in :mod:`avsync.cli.fix`). A thin layer over :mod:`avsync.checker`; torch
 loads only inside the commands.
 
 Exit status: 0 when every input was checked, 1 when any input failed, 2 for a usage error.
@@ -20,7 +20,7 @@ from avsync.errors import AvsyncError, UsageError
 from avsync.fileio import ensure_writable, write_text_atomic
 
 if TYPE_CHECKING:
-    from avsync.inference import SyncChecker
+    from avsync.checker import SyncChecker
 
 FORMATS = ("table", "json", "jsonl", "csv")
 DEMO_SHIFTS = (-1.2, -0.4, 0.0, 0.6, 1.4)
@@ -226,7 +226,7 @@ def _timeline_table(tl: Any) -> None:
 
 def cmd_desync(args: argparse.Namespace) -> int:
     """DeSync per clip (|offset| of the first and last window, averaged) and overall."""
-    from avsync.inference import mean_desync
+    from avsync.checker import mean_desync
 
     paths = expand_paths(args.paths)
     if not paths:
@@ -275,17 +275,20 @@ def cmd_desync(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Heat-maps of where the model looked, over frames of one window (and over the spectrogram)."""
-    from avsync.inference import explain
+    from avsync.checker.explain import explain
+    from avsync.plots import explain_plot
 
     if args.method == "xcorr":
         raise UsageError("explain needs a learned model (the xcorr baseline has no attention)")
     checker = load_checker(args)
-    info = explain(checker, args.video, args.out, start=args.start, window=args.window, frames=args.frames)
-    if args.format == "json":
+    expl = explain(checker, args.video, start=args.start, window=args.window, frames=args.frames)
+    info = {**expl.to_dict(), "out": str(args.out)}
+    if args.format == "json":       # the facts first: a heat-map that cannot be written loses nothing
         _print_json(info)
     else:
         print(f"{args.video}: window {info['start_sec']:.2f}-{info['end_sec']:.2f} s, offset {info['offset_sec']:+.3f} s "
-              f"(confidence {info['confidence']:.2f}); heat-map written to {info['out']}")
+              f"(confidence {info['confidence']:.2f}); heat-map: {info['out']}")
+    explain_plot(expl, args.out)
     return 0
 
 
@@ -387,13 +390,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the temperature and refinement on one split, measure on another, write the calibration."""
     import avsync
     from avsync.data.datasets import load_sources
-    from avsync.inference import (
-        Calibration,
-        fit_calibration,
-        measure,
-        simulate,
-        weights_digest,
-    )
+    from avsync.checker import Calibration, weights_digest
+    from avsync.checker.fitting import fit_calibration, measure, simulate
     from avsync.plots import reliability_plot
 
     checker = load_checker(args)
@@ -457,7 +455,7 @@ def _calibration_out(out: str | None, weights: Path | None) -> Path:
     if weights is None or weights.resolve().is_relative_to(avsync.MODEL_DIR.resolve()):
         raise UsageError("calibrate: --out is required for the shipped models and xcorr "
                          "(it never writes into the installed package)")
-    from avsync.inference import calibration_path
+    from avsync.checker import calibration_path
 
     return calibration_path(weights)
 
