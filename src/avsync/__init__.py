@@ -25,7 +25,7 @@ MODEL_DIR = Path(__file__).parent / "assets" / "models"
 DEFAULT_MODEL = "default"
 BASELINE = "xcorr"
 
-__all__ = ["load_model", "available_models", "check", "CheckResult", "SyncChecker", "__version__"]
+__all__ = ["load_model", "available_models", "resolve_weights", "check", "CheckResult", "SyncChecker", "__version__"]
 
 
 def available_models() -> list[str]:
@@ -36,8 +36,9 @@ def available_models() -> list[str]:
     return shipped + [BASELINE]
 
 
-def _resolve(name_or_path: str | os.PathLike | None) -> Path | None:
-    """Weights file of a shipped name or a path; None for the baseline."""
+def resolve_weights(name_or_path: str | os.PathLike | None) -> Path | None:
+    """The weights file a model name or path means (default: the shipped default); None for
+    ``xcorr``. A FileMissingError or UsageError says why there is none."""
     from avsync.errors import FileMissingError, UsageError
 
     name = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
@@ -66,7 +67,7 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu
     (``<name>.calibration.json`` beside the weights) is loaded when present."""
     from avsync.checker import Calibration, ModelEstimator, SyncChecker, calibration_path, weights_digest
 
-    weights = _resolve(name_or_path)
+    weights = resolve_weights(name_or_path)
     if weights is None:
         from avsync.checker.xcorr import XcorrEstimator
 

@@ -102,3 +102,14 @@ def reliability(confidence: Sequence[float], correct: Sequence[bool], bins: int 
             ece += n / len(conf) * abs(a - c)
             rows.append({"lo": b / bins, "hi": (b + 1) / bins, "count": n, "confidence": c, "accuracy": a})
     return {"bins": rows, "ece": ece, "count": len(conf), "accuracy": float(ok.mean()) if len(ok) else 0.0}
+
+
+def calibration_target(out: str | os.PathLike | None, weights: Path | None, package_dir: Path) -> Path:
+    """Where a new calibration goes: ``out``, or beside a user's own model file; never into the
+    installed package (``package_dir``): the shipped models and xcorr (``weights`` None) need ``out``."""
+    if out:
+        return Path(out)
+    if weights is None or weights.resolve().is_relative_to(package_dir.resolve()):
+        raise UsageError("calibrate: --out is required for the shipped models and xcorr "
+                         "(it never writes into the installed package)")
+    return calibration_path(weights)

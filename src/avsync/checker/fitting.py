@@ -118,3 +118,59 @@ def measure(records: Sequence[SimRecord], grid: OffsetGrid, cal: Calibration) ->
     kinds = sorted({r.kind for r in records})
     return {"all": stats(records), **{f"kind:{k}": stats([r for r in records if r.kind == k])
                                        for k in kinds if k and len(kinds) > 1}}
+
+
+def per_kind(sources: Sequence[Any], limit: int | None) -> list[Any]:
+    """At most ``limit`` sources of each kind, in manifest order (all when ``limit`` is None)."""
+    if limit is None:
+        return list(sources)
+    seen: dict[str, int] = {}
+    out = []
+    for s in sources:
+        seen[s.kind] = seen.get(s.kind, 0) + 1
+        if seen[s.kind] <= limit:
+            out.append(s)
+    return out
+
+
+@dataclass
+class CalibrationRun:
+    """What :func:`calibrate` found: the fitted calibration (with its provenance in ``fitted``), the
+    test split measured before and after it, and one line per source that could not be used."""
+
+    calibration: Calibration
+    before: dict[str, Any]
+    after: dict[str, Any]
+    skipped: list[str]
+
+    @property
+    def worse(self) -> bool:
+        """Whether the fit is worse calibrated on the test split than no calibration."""
+        return self.after["all"]["ece"] > self.before["all"]["ece"]
+
+
+def calibrate(checker: SyncChecker, fit_sources: Sequence[Any], test_sources: Sequence[Any], per_clip: int = 4,
+              seed: int = 0, window: float | None = None, stride: float | None = None,
+              base: Calibration | None = None, provenance: dict[str, Any] | None = None,
+              progress: Callable[[str], Callable[[], None]] | None = None) -> CalibrationRun:
+    """Fit ``checker``'s temperature and refinement on simulated offsets of ``fit_sources`` and
+    measure before/after on ``test_sources``. ``progress(what)`` returns the callback ticked per
+    source. ``provenance`` (data, splits, weights) is recorded in the calibration's ``fitted``."""
+    base = base or Calibration()
+    checker.calibration = base
+    skipped: list[str] = []
+
+    def run(sources: Sequence[Any], s: int, what: str) -> list[SimRecord]:
+        recs, failed = simulate(checker, sources, per_clip, s, window, stride,
+                                progress=progress(what) if progress else None)
+        skipped.extend(failed)
+        return recs
+
+    cal = fit_calibration(run(fit_sources, seed, "fitting"), checker.grid, base)
+    test_recs = run(test_sources, seed + 1, "measuring")
+    before, after = measure(test_recs, checker.grid, base), measure(test_recs, checker.grid, cal)
+    a = after["all"]
+    cal = replace(cal, fitted={**cal.fitted, **(provenance or {}), "per_clip": per_clip,
+                               "test_ece_before": before["all"]["ece"], "test_ece": a["ece"],
+                               "test_acc1": round(a["acc1"], 4), "test_median_abs_error_ms": a["median_abs_error_ms"]})
+    return CalibrationRun(cal, before, after, skipped)

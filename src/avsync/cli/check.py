@@ -348,61 +348,51 @@ def _demo_report(rows: list[dict[str, Any]], fmt: str, method: str) -> None:
 # calibrate
 
 
-def _per_kind(sources: list, limit: int | None) -> list:
-    """At most ``limit`` sources of each kind, in manifest order."""
-    if limit is None:
-        return sources
-    seen: dict[str, int] = {}
-    out = []
-    for s in sources:
-        seen[s.kind] = seen.get(s.kind, 0) + 1
-        if seen[s.kind] <= limit:
-            out.append(s)
-    return out
-
-
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the temperature and refinement on one split, measure on another, write the calibration."""
     import avsync
-    from avsync.data.datasets import load_sources
     from avsync.checker import Calibration, weights_digest
-    from avsync.checker.fitting import fit_calibration, measure, simulate
+    from avsync.checker.calibration import calibration_target
+    from avsync.checker.fitting import calibrate, per_kind
+    from avsync.data.datasets import load_sources
     from avsync.plots import reliability_plot
 
     checker = load_checker(args)
-    weights = None if checker.name == "xcorr" else avsync._resolve(args.model)
-    out = _calibration_out(args.out, weights)
+    weights = None if checker.name == "xcorr" else avsync.resolve_weights(args.model)
+    out = calibration_target(args.out, weights, avsync.MODEL_DIR)
     ensure_writable(out)
-    val = _per_kind(load_sources(args.data, split=args.fit_split), args.max_clips)
-    test = _per_kind(load_sources(args.data, split=args.test_split), args.max_clips)
-    if not val or not test:
+    fit = per_kind(load_sources(args.data, split=args.fit_split), args.max_clips)
+    test = per_kind(load_sources(args.data, split=args.test_split), args.max_clips)
+    if not fit or not test:
         raise UsageError(f"{' '.join(args.data)}: needs clips in the splits {args.fit_split!r} and {args.test_split!r}")
-    base = Calibration(min_confidence=0.2 if args.min_confidence is None else args.min_confidence)
-    checker.calibration = base
-
-    def run(sources: list, seed: int, what: str) -> list:
-        with _progress(len(sources), what) as bar:
-            task = bar.add_task(what, total=len(sources), name="")
-            recs, failed = simulate(checker, sources, args.per_clip, seed, args.window, args.stride,
-                                    progress=lambda: bar.advance(task))
-        for f in failed:
-            _err(f"avsync: skipped {f}")
-        return recs
-
-    fit_recs = run(val, args.seed, f"fitting on {args.fit_split}")
-    cal = fit_calibration(fit_recs, checker.grid, base)
-    test_recs = run(test, args.seed + 1, f"measuring on {args.test_split}")
-    before, after = measure(test_recs, checker.grid, base), measure(test_recs, checker.grid, cal)
-    cal = Calibration(**{**cal.__dict__, "fitted": {
-        **cal.fitted, "data": [str(d) for d in args.data], "fit_split": args.fit_split, "per_clip": args.per_clip,
-        "test_split": args.test_split, "test_ece_before": before["all"]["ece"], "test_ece": after["all"]["ece"],
-        "test_acc1": round(after["all"]["acc1"], 4), "test_median_abs_error_ms": after["all"]["median_abs_error_ms"]}})
+    min_conf = 0.2 if args.min_confidence is None else args.min_confidence
+    base = Calibration(min_confidence=min_conf, fix_min_confidence=max(min_conf, Calibration().fix_min_confidence))
+    provenance = {"data": [str(d) for d in args.data], "fit_split": args.fit_split, "test_split": args.test_split}
     if weights is not None:
-        cal = replace(cal, fitted={**cal.fitted, "weights": weights.name, "weights_sha256": weights_digest(weights)})
+        provenance.update(weights=weights.name, weights_sha256=weights_digest(weights))
+    bars = []
+
+    def progress(what: str):
+        sources = fit if what == "fitting" else test
+        bar = _progress(len(sources), f"{what} on {args.fit_split if what == 'fitting' else args.test_split}")
+        bar.start()
+        bars.append(bar)
+        task = bar.add_task(what, total=len(sources), name="")
+        return lambda: bar.advance(task)
+
+    try:
+        run = calibrate(checker, fit, test, args.per_clip, args.seed, args.window, args.stride, base, provenance,
+                        progress)
+    finally:
+        for bar in bars:
+            bar.stop()
+    for f in run.skipped:
+        _err(f"avsync: skipped {f}")
+    cal, before, after = run.calibration, run.before, run.after
     cal.save(out)
-    report = {"method": checker.name, "calibration": str(out), "temperature": cal.temperature, "refine": cal.refine,
-              "before": before, "after": after}
     if args.report:
+        report = {"method": checker.name, "calibration": str(out), "temperature": cal.temperature,
+                  "refine": cal.refine, "before": before, "after": after}
         write_text_atomic(args.report, json.dumps(report, indent=1) + "\n")
     if args.plot:
         reliability_plot(after["all"]["reliability"], args.plot, before=before["all"]["reliability"],
@@ -412,27 +402,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"{args.test_split}: {a['usable']} files, acc@1 {a['acc1']:.3f}, within 1 class {a['acc1_pm1']:.3f}, "
           f"within 0.1 s {a['within_100ms']:.3f}, median |error| {a['median_abs_error_ms']} ms (class centre only: "
           f"{a['median_abs_error_ms_class']} ms), ECE {before['all']['ece']:.3f} -> {a['ece']:.3f}")
-    if a["ece"] > before["all"]["ece"]:
+    if run.worse:
         _err(f"avsync: warning: the fitted calibration is WORSE on {args.test_split} than none "
              f"(ECE {before['all']['ece']:.3f} -> {a['ece']:.3f}); do not use {out}")
     if a["usable"] < 50:
         _err(f"avsync: warning: measured on only {a['usable']} files: the calibration is not reliable")
     return 0
-
-
-def _calibration_out(out: str | None, weights: Path | None) -> Path:
-    """Where ``calibrate`` writes: ``--out``, or beside a user's own model file; never into the
-    installed package (the shipped models and xcorr need ``--out``)."""
-    import avsync
-
-    if out:
-        return Path(out)
-    if weights is None or weights.resolve().is_relative_to(avsync.MODEL_DIR.resolve()):
-        raise UsageError("calibrate: --out is required for the shipped models and xcorr "
-                         "(it never writes into the installed package)")
-    from avsync.checker import calibration_path
-
-    return calibration_path(weights)
 
 
 # --------------------------------------------------------------------------------------------------
