@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from avsync.media import probe, read_clip
-from avsync.media.writer import add_audio_stream, add_video_stream, temp_path
+from avsync.media.writer import add_audio_stream, add_video_stream, output_container
 
 CACHE = Path(__file__).parent / ".cache"
 
@@ -31,8 +31,7 @@ def make_long_video(path: Path, minutes: float, fps: int = 25, size: tuple[int, 
     h, w = size
     yy, xx = np.mgrid[0:h, 0:w]
     rng = np.random.default_rng(0)
-    tmp = temp_path(path)
-    with av.open(str(tmp), "w") as out:
+    with output_container(path) as out:
         vs = add_video_stream(out, w, h, fps)
         aus = add_audio_stream(out, sample_rate, 2)
         n_frames, chunk = int(minutes * 60 * fps), sample_rate // fps
@@ -52,7 +51,6 @@ def make_long_video(path: Path, minutes: float, fps: int = 25, size: tuple[int, 
             out.mux(aus.encode(af))
         out.mux(vs.encode(None))
         out.mux(aus.encode(None))
-    tmp.replace(path)
     return path
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from avsync.errors import MediaError, TooShortError, UsageError
 from avsync.media.probe import (audio_stream, frame_rotation, open_media, origin_sec, rewind, stream_span,
                                 video_stream)
-from avsync.media.writer import add_audio_stream, add_video_stream, open_output, temp_path
+from avsync.media.writer import add_audio_stream, add_video_stream, output_container
 
 _EDIT_LIST_FORMATS = {".mp4", ".m4v", ".mov", ".3gp"}  # containers that hide leading frames
 _AUDIO_PREROLL = 0.25  # seconds of audio decoded before the cut (codec priming and overlap)
@@ -208,19 +208,15 @@ def shift_audio(src: str | Path, dst: str | Path, offset_sec: float) -> Path:
         vsrc, asrc, origin = video_stream(container), audio_stream(container), origin_sec(container)
         vsrc.thread_type = "AUTO"
         plan = _plan(container, src, dst, float(offset_sec))
-        tmp = temp_path(dst)
         try:
-            with open_output(tmp, dst) as out:
+            with output_container(dst) as out:
                 video = (_VideoCopy if plan.copy_video else _VideoEncode)(out, vsrc, plan, origin)
                 audio = _AudioShift(out, asrc, plan, origin, _audio_codec(dst))
                 _remux(container, plan, video, audio)
                 video.close()
                 audio.close()
-            tmp.replace(dst)
         except av.error.FFmpegError as e:
             raise MediaError(dst, f"cannot write {src.name}'s streams as {dst.suffix} ({e.strerror})") from None
-        finally:
-            tmp.unlink(missing_ok=True)
     return dst
 
 

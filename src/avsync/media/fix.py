@@ -27,7 +27,7 @@ import numpy as np
 from avsync.errors import MediaError, NoAudioStreamError, UsageError
 from avsync.fileio import ensure_writable
 from avsync.media.probe import open_media
-from avsync.media.writer import open_output, temp_path
+from avsync.media.writer import output_container
 
 _DISCARD_ALL = 48  # AVDISCARD_ALL: a stream the demuxer hides (the text track of MP4 chapters)
 _CHUNK = 4096      # samples per frame handed to the encoder (it re-chunks to its own frame size)
@@ -468,16 +468,12 @@ def fix_audio(src: str | Path, dst: str | Path, offset_sec: float, tracks: Seque
         picked = _tracks(inp, src, tracks)
         audio = list(inp.streams.audio)
         shifted = {audio[t].index: t for t in picked}
-        tmp = temp_path(dst)
         try:
-            with open_output(tmp, dst) as out:
+            with output_container(dst) as out:
                 report = _write(inp, out, src, dst, offset, shifted)
-            tmp.replace(dst)
         except av.error.FFmpegError as e:
             raise MediaError(dst, f"cannot write {src.name}'s streams as {dst.suffix} ({e.strerror}); "
                                   f"nothing written") from None
-        finally:
-            tmp.unlink(missing_ok=True)
     return report
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from avsync.errors import AvsyncError, CorruptMediaError, UsageError
 from avsync.media.probe import audio_stream, frame_rotation, open_media, rewind, stream_span, video_stream
 from avsync.media.reader import FrameClock, check_truncated, decoded_frames, mono_chunks
-from avsync.media.writer import add_audio_stream, add_video_stream, open_output, temp_path
+from avsync.media.writer import add_audio_stream, add_video_stream, output_container
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".ogv", ".flv", ".wmv", ".3gp"}
 
@@ -134,19 +134,14 @@ def prepare_file(src: str | Path, dst: str | Path, cfg: PrepareConfig = PrepareC
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
         raise UsageError(f"{dst}: the output must not be the input")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(dst)
     try:
         with open_media(src) as container:
             video_stream(container)
-            with open_output(tmp, dst) as out:
+            with output_container(dst) as out:
                 audio = _encode_audio(container, out, cfg)
                 _encode_video(container, out, cfg, audio)
-        tmp.replace(dst)
     except av.error.FFmpegError as e:
         raise CorruptMediaError(src, f"cannot be re-encoded ({e.strerror})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return dst
 
 

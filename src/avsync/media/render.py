@@ -19,8 +19,7 @@ import numpy as np
 from avsync.errors import MediaError, UsageError
 from avsync.media.probe import probe
 from avsync.media.reader import read_audio, read_clip
-from avsync.media.writer import (add_audio_stream, add_video_stream, encode_audio_array, open_output,
-                                 temp_path)
+from avsync.media.writer import add_audio_stream, add_video_stream, encode_audio_array, output_container
 
 AudioTime = Callable[[np.ndarray], np.ndarray]
 _CHUNK_FRAMES = 250          # frames decoded and held at a time
@@ -67,9 +66,8 @@ def _encode(dst: Path, frame_chunks: Iterable[np.ndarray], fps: float, audio: np
     (temp file + rename)."""
     chunks = iter(frame_chunks)
     first = _even(next(chunks))
-    tmp = temp_path(dst)
     try:
-        with open_output(tmp, dst) as out:
+        with output_container(dst) as out:
             vstream = add_video_stream(out, first.shape[2], first.shape[1], fps, crf=crf)
             astream = add_audio_stream(out, AUDIO_RATE, 1)
             index = 0
@@ -80,11 +78,8 @@ def _encode(dst: Path, frame_chunks: Iterable[np.ndarray], fps: float, audio: np
                     out.mux(vstream.encode(frame))
             out.mux(vstream.encode(None))
             encode_audio_array(out, astream, audio[None], AUDIO_RATE)
-        tmp.replace(dst)
     except av.error.FFmpegError as e:
         raise MediaError(dst, f"cannot encode: {e}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return dst
 
 

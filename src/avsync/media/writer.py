@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import av
 import numpy as np
 
 from avsync.errors import UsageError
+from avsync.fileio import atomic_path
 
 _LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 6: "5.1", 8: "7.1"}
 _AUDIO_CHUNK = 4096  # samples per frame handed to the encoder (it re-chunks to its own frame size)
@@ -21,10 +22,13 @@ def as_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-def temp_path(dst: Path) -> Path:
-    """A temporary name in the folder of ``dst`` that keeps its extension (FFmpeg picks the
-    container by extension)."""
-    return dst.with_name(f".{dst.stem}.{os.getpid()}.tmp{dst.suffix}")
+@contextlib.contextmanager
+def output_container(dst: str | Path) -> Iterator[av.container.OutputContainer]:
+    """An output container in ``dst``'s format (by its suffix) that writes to a temporary name beside
+    it; renamed over ``dst`` once the block ends and the container is closed, removed on failure."""
+    dst = Path(dst)
+    with atomic_path(dst) as tmp, open_output(tmp, dst) as out:
+        yield out
 
 
 def open_output(tmp: Path, dst: Path) -> av.container.OutputContainer:
@@ -121,22 +125,16 @@ def write_video(path: str | Path, frames: Any, audio: Any = None, fps: float = 2
     path = Path(path)
     frames = _check_frames(_to_numpy(frames))
     audio = None if audio is None else _check_audio(_to_numpy(audio))
-    tmp = temp_path(path)
-    try:
-        with open_output(tmp, path) as container:
-            height, width = frames.shape[1:3]
-            vstream = add_video_stream(container, width, height, fps, vcodec, pix_fmt, crf, bitrate, gop,
-                                       deterministic)
-            astream = None if audio is None else add_audio_stream(
-                container, sample_rate, audio.shape[0], acodec, audio_bitrate)
-            for i, image in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-                frame.pts = i
-                container.mux(vstream.encode(frame))
-            container.mux(vstream.encode(None))
-            if astream is not None:
-                encode_audio_array(container, astream, audio, sample_rate)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with output_container(path) as container:
+        height, width = frames.shape[1:3]
+        vstream = add_video_stream(container, width, height, fps, vcodec, pix_fmt, crf, bitrate, gop, deterministic)
+        astream = None if audio is None else add_audio_stream(
+            container, sample_rate, audio.shape[0], acodec, audio_bitrate)
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            container.mux(vstream.encode(frame))
+        container.mux(vstream.encode(None))
+        if astream is not None:
+            encode_audio_array(container, astream, audio, sample_rate)
     return path
