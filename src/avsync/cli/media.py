@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("src", metavar="IN", help="input video")
     p.add_argument("dst", metavar="OUT", help="output video (must differ from IN)")
     p.add_argument("--offset", type=float, required=True, metavar="S",
-                   help="seconds the audio moves ahead of the picture (negative: behind)")
+                   help="seconds the audio moves AHEAD of the picture (negative: behind): this MAKES an offset "
+                        "of S (for test material); `avsync fix --offset S` undoes one, moving the audio the "
+                        "other way")
     p.set_defaults(func=run_shift)
 
     p = subparsers.add_parser("prepare", help="re-encode a folder of videos for training",
