@@ -156,3 +156,16 @@ def test_bad_arguments(impulse):
         read_clip(impulse, 0.0, 0.0)
     with pytest.raises(UsageError, match="holds no frame"):
         read_clip(impulse, 0.0, 0.01)
+
+
+def test_frames_scaled_as_decoded_equal_scaling_after(tmp_path):
+    """read_clip scales each frame as it is decoded (memory: no frame held at source size); the
+    pixels are exactly those of scaling the full-size frames afterwards, rotation included."""
+    from avsync.media.reader import resize_crop
+
+    for rotation in (0, 90):
+        path = make_video(tmp_path / f"r{rotation}.mp4", seconds=2.0, size=(120, 160), rotation=rotation,
+                          flash_at=[0.5], click_at=[0.5])
+        small = read_clip(path, 0.2, 1.2, size=36, crop=32).frames
+        full = read_clip(path, 0.2, 1.2).frames
+        assert small.shape == (30, 32, 32, 3) and torch.equal(small, resize_crop(full, 36, 32))

@@ -113,43 +113,60 @@ def check_truncated(container: av.container.InputContainer, what: str, data_end:
 
 
 def _select_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-                   targets: np.ndarray, span: tuple[float, float], margin: float) -> list[av.VideoFrame | None] | None:
-    """For every target time, the frame on screen then, or None where the stream has no picture
-    (before its first frame, after its end). None when the seek landed after the first target."""
+                   targets: np.ndarray, span: tuple[float, float], margin: float,
+                   size: int | None) -> tuple[list[np.ndarray | None], int] | None:
+    """For every target time, the RGB picture on screen then (short side scaled to ``size`` as each
+    frame is decoded, so no frame is held at source size), or None where the stream has no picture
+    (before its first frame, after its end); and the display rotation in quarter turns. None when the
+    seek landed after the first target."""
     at_start = _seek(container, stream, targets[0] - margin)
     timed = decoded_frames(container, stream)
     clock = FrameClock(timed)
-    held = [clock.at(t) for t in targets]
+    chosen: list[np.ndarray | None] = []
+    last: tuple[float, np.ndarray] | None = None     # frames come in order: keep only the latest picture
+    turns, first_missing = 0, False
+    for i, t in enumerate(targets):
+        held = clock.at(t)
+        if i == 0:
+            first_missing = held is None
+        if held is None or t >= span[1] - _EPS:
+            chosen.append(None)
+            continue
+        if last is None or last[0] != held[0]:
+            if last is None:
+                turns = frame_rotation(held[1]) // 90
+            last = (held[0], _rgb(held[1], size))
+        chosen.append(last[1])
     timed.close()
-    if held[0] is None and not at_start:
+    if first_missing and not at_start:
         return None  # the seek landed after the window's start: seek further back
     if clock.exhausted:
         period = 1.0 / float(stream.average_rate) if stream.average_rate else 0.0
         data_end = clock.current[0] + period if clock.current else -math.inf
         check_truncated(container, "video", data_end, span[1], targets[-1])
-    return [None if h is None or t >= span[1] - _EPS else h[1] for h, t in zip(held, targets)]
+    return chosen, turns
 
 
-def _frames_array(chosen: list[av.VideoFrame | None], stream: av.video.stream.VideoStream) -> np.ndarray:
-    """Convert the chosen frames to RGB once each; missing pictures become black."""
-    height, width = stream.codec_context.height, stream.codec_context.width
-    images: dict[int, np.ndarray] = {}
-    out = []
-    for frame in chosen:
-        if frame is None:
-            out.append(None)
-            continue
-        if id(frame) not in images:
-            images[id(frame)] = frame.to_ndarray(format="rgb24")
-            height, width = images[id(frame)].shape[:2]
-        out.append(images[id(frame)])
-    black = np.zeros((height, width, 3), np.uint8)
-    return np.stack([black if x is None else x for x in out])
+def _rgb(frame: av.VideoFrame, size: int | None) -> np.ndarray:
+    """One decoded frame as uint8 RGB (H, W, 3), short side scaled to ``size``."""
+    import torch
+
+    image = frame.to_ndarray(format="rgb24")
+    if size is None:
+        return image
+    return resize_crop(torch.from_numpy(image)[None], size)[0].numpy()
 
 
-def _quarter_turns(chosen: list[av.VideoFrame | None]) -> int:
-    frame = next((f for f in chosen if f is not None), None)
-    return 0 if frame is None else frame_rotation(frame) // 90
+def _frames_array(chosen: list[np.ndarray | None], stream: av.video.stream.VideoStream,
+                  size: int | None) -> np.ndarray:
+    """The chosen pictures stacked; missing pictures become black."""
+    shape = next((x.shape for x in chosen if x is not None), None)
+    if shape is None:
+        h, w = stream.codec_context.height, stream.codec_context.width
+        scale = 1.0 if size is None else size / min(h, w)
+        shape = (max(1, round(h * scale)), max(1, round(w * scale)), 3)
+    black = np.zeros(shape, np.uint8)
+    return np.stack([black if x is None else x for x in chosen])
 
 
 def resize_crop(frames: torch.Tensor, size: int | None = None, crop: int | tuple[int, int] | None = None) -> torch.Tensor:
@@ -178,16 +195,17 @@ def resize_crop(frames: torch.Tensor, size: int | None = None, crop: int | tuple
     return frames
 
 
-def _read_video(container: av.container.InputContainer, start: float, count: int, fps: float) -> np.ndarray:
+def _read_video(container: av.container.InputContainer, start: float, count: int, fps: float,
+                size: int | None = None) -> np.ndarray:
     stream = video_stream(container)
     stream.thread_type = "AUTO"
     targets = start + np.arange(count) / fps
     span = stream_span(container, stream)
     for margin in _SEEK_BACKOFF:
-        chosen = _select_frames(container, stream, targets, span, margin)
-        if chosen is not None:
-            frames = _frames_array(chosen, stream)
-            return np.rot90(frames, k=_quarter_turns(chosen), axes=(1, 2))
+        selected = _select_frames(container, stream, targets, span, margin, size)
+        if selected is not None:
+            chosen, turns = selected
+            return np.rot90(_frames_array(chosen, stream, size), k=turns, axes=(1, 2))
     raise CorruptMediaError(container.name, "cannot find the frames of the window")
 
 
@@ -274,9 +292,9 @@ def read_clip(path: str | Path, start_sec: float, duration_sec: float, fps: floa
         total = file_duration(container)
         _check_window(path, start_sec, duration_sec, total, "video")
         _check_window(path, astart, duration_sec, total, "audio")
-        frames = torch.from_numpy(np.ascontiguousarray(_read_video(container, start_sec, count, fps)))
+        frames = torch.from_numpy(np.ascontiguousarray(_read_video(container, start_sec, count, fps, size)))
         audio = torch.from_numpy(_read_audio(container, astart, samples, sample_rate))
-    frames = resize_crop(frames, size, crop)
+    frames = resize_crop(frames, None, crop)          # scaled frame by frame as decoded
     silent = bool(audio.abs().max() < _SILENCE) if len(audio) else True
     return Clip(frames, audio, float(fps), int(sample_rate), float(start_sec), float(audio_offset_sec), path, silent)
 
