@@ -7,4 +7,5 @@ PY=${PYTHON:-python3}
 # The CPU build of torch lies on this machine's disk; pin it so pip never pulls a CUDA build.
 .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
 # av is pinned: decoding results must not change with the FFmpeg inside PyAV.
-.venv/bin/pip install -q --disable-pip-version-check av==18.1.0 -e ".[dev]"
+# The train extra (lightning, torchmetrics, omegaconf) is for training; `pip install avsync` alone checks files.
+.venv/bin/pip install -q --disable-pip-version-check av==18.1.0 -e ".[dev,train]"

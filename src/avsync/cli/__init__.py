@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from typing import Sequence
 
@@ -18,6 +19,22 @@ from avsync.errors import AvsyncError, UsageError
 
 # One module a pipeline stage; their subcommands appear in this order in --help.
 COMMAND_MODULES = ["media", "synth", "models", "train", "check", "fix", "audit"]
+
+# Training is an extra (`pip install 'avsync[train]'`): checking files needs none of these packages.
+TRAIN_EXTRA = ("lightning", "torchmetrics", "omegaconf")
+TRAIN_COMMANDS = ("train", "evaluate", "audit")  # they train or use the training stack
+NEEDS_TRAIN_EXTRA = "training needs the train extra: pip install 'avsync[train]'"
+
+
+def train_extra_missing() -> bool:
+    """Whether a package of the train extra is not installed (looked up, not imported)."""
+    for name in TRAIN_EXTRA:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return True
+        except (ImportError, ValueError):
+            return True
+    return False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command in TRAIN_COMMANDS and train_extra_missing():
+            raise UsageError(NEEDS_TRAIN_EXTRA)
         return int(args.func(args) or 0)
+    except ModuleNotFoundError as e:
+        if (e.name or "").partition(".")[0] not in TRAIN_EXTRA:
+            raise
+        print(f"avsync: error: {NEEDS_TRAIN_EXTRA}", file=sys.stderr)
+        return 2
     except UsageError as e:
         print(f"avsync: error: {e}", file=sys.stderr)
         return 2

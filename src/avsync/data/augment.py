@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from avsync.errors import UsageError
+
 
 @dataclass
 class AugmentConfig:
@@ -36,8 +38,12 @@ class AugmentConfig:
     freq_mask_frac: float = 0.1  # each masked band at most this fraction of the spectrum
 
     def __post_init__(self) -> None:
-        self.crop_scale = tuple(self.crop_scale)
-        self.noise_snr_db = tuple(self.noise_snr_db)
+        # the training config (OmegaConf) hands ranges over as lists; keep them (lo, hi) tuples
+        for name in ("crop_scale", "noise_snr_db"):
+            value = tuple(getattr(self, name))
+            if len(value) != 2 or value[0] > value[1]:
+                raise UsageError(f"data.augment.{name} must be two numbers [low, high], not {list(value)}")
+            setattr(self, name, value)
 
 
 def _uniform(gen: torch.Generator, lo: float, hi: float) -> float:

@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 from avsync.errors import AvsyncError, FileMissingError
 from avsync.models.config import ModelConfig
 from avsync.models.layers import SyncModel
+from avsync.models.registry import build_model
 
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -36,8 +37,6 @@ def save_model(model: SyncModel, path: str | os.PathLike) -> Path:
 
 def load_model_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SyncModel:
     """Load a model saved by :func:`save_model` (eval mode). ``path`` may omit ``.safetensors``."""
-    from avsync.models import build_model
-
     weights, meta = _paths(path)
     for p in (weights, meta):
         if not p.is_file():

@@ -3,18 +3,28 @@
 Sections: ``model`` (a named model config plus overrides), ``data`` (sources, splits, window,
 loader, augmentations), ``optim`` (Adam, warm-up then constant LR, gradient clipping), ``loss``
 (cross-entropy over offset classes, or AVST's InfoNCE with the two-stage curriculum), ``trainer``
-(steps, batch, devices, strategy, precision, logging and checkpoint intervals). Unknown keys are an
-error that names them, so a typo never silently trains the wrong thing.
+(steps, batch, devices, strategy, precision, logging and checkpoint intervals).
+
+The dataclasses below are the schema: OmegaConf builds a structured config from
+:class:`TrainConfig`, merges the YAML file and then the ``key=value`` overrides
+(``OmegaConf.from_dotlist``) into it, checks and converts every value to its field's type, and
+resolves ``${...}`` interpolations. Unknown keys and values of the wrong type are a one-line
+:class:`~avsync.errors.UsageError` that names the key, so a typo never silently trains the wrong
+thing. OmegaConf is part of the ``train`` extra, like everything in ``avsync.train``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from avsync.data.augment import AugmentConfig
 from avsync.errors import UsageError
@@ -117,79 +127,141 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    """Dataclass ``cls`` from a dict, recursing into dataclass-typed fields; unknown keys fail."""
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        raise UsageError(f"config section {where or 'top level'} must be a mapping")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise UsageError(f"unknown config key(s) {', '.join(f'{where}{k}' for k in unknown)}")
-    kwargs = {}
-    for name, value in data.items():
-        default = fields[name].default_factory() if fields[name].default_factory is not dataclasses.MISSING else None
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = _build(type(default), value, f"{where}{name}.")
-        elif isinstance(value, list) and isinstance(fields[name].default, tuple):
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = _coerce(value, fields[name].default, f"{where}{name}")
-    return cls(**kwargs)
+def _sections(cls: type) -> dict[str, type]:
+    """The fields of dataclass ``cls`` that are sections (dataclasses themselves), with their types."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+            if dataclasses.is_dataclass(default):
+                out[f.name] = type(default)
+    return out
 
 
-def _coerce(value: Any, default: Any, key: str) -> Any:
-    """Numbers written like ``5e-6`` load from YAML as strings: convert them to the default's type."""
-    if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
-        try:
-            return type(default)(float(value)) if isinstance(default, int) else float(value)
-        except ValueError:
-            raise UsageError(f"config key {key}: {value!r} is not a number") from None
-    return value
+def _tidy(cls: type, data: Mapping[str, Any], source: str, where: str = "") -> dict[str, Any]:
+    """``data`` with empty sections (``data:`` and nothing under it) left out, as if absent; a
+    section given a plain value is a UsageError naming it."""
+    sections = _sections(cls)
+    out = {}
+    for key, value in data.items():
+        if key in sections:
+            if value is None:
+                continue
+            if not isinstance(value, Mapping):
+                raise UsageError(f"{source}config key {where}{key} is a section: give it keys, not {value!r}")
+            value = _tidy(sections[key], value, source, f"{where}{key}.")
+        out[key] = value
+    return out
 
 
-def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    keys = dotted.split(".")
-    for k in keys[:-1]:
-        node = tree.get(k)
-        if node is None:
-            node = tree[k] = {}
-        if not isinstance(node, dict):
-            raise UsageError(f"override {dotted}: {k} is not a section")
-        tree = node
-    tree[keys[-1]] = value
+def _known_keys(key: str) -> list[str]:
+    """The dotted keys beside ``key`` in the schema (for 'did you mean')."""
+    parent, _, _ = key.rpartition(".")
+    cls: type = TrainConfig
+    for part in parent.split(".") if parent else []:
+        cls = _sections(cls).get(part)
+        if cls is None:
+            return []
+    prefix = f"{parent}." if parent else ""
+    return [prefix + f.name for f in dataclasses.fields(cls)]
+
+
+_CONVERT = re.compile(r"Value '(.*)' of type '\w+' could not be converted to (\w+)")
+_BOOL = re.compile(r"Value '(.*)' is not a valid bool")
+_NULL = re.compile(r"Incompatible value 'None'|is not Optional")
+_KINDS = {"Float": "a number", "Integer": "a whole number", "Boolean": "true or false", "String": "a string"}
+
+
+def _message(e: OmegaConfBaseException) -> str:
+    """One line naming the key for an OmegaConf merge or conversion error."""
+    key = getattr(e, "full_key", None) or getattr(e, "key", None) or ""
+    msg = str(getattr(e, "msg", None) or e).splitlines()[0]
+    if isinstance(e, ConfigKeyError):
+        close = difflib.get_close_matches(key, _known_keys(key), n=1)
+        return f"unknown config key {key}" + (f" (did you mean {close[0]}?)" if close else "")
+    m = _CONVERT.search(msg)
+    if m and m.group(2) in _KINDS:
+        return f"config key {key}: {m.group(1)!r} is not {_KINDS[m.group(2)]}"
+    if m := _BOOL.search(msg):
+        return f"config key {key}: {m.group(1)!r} is not true or false"
+    if _NULL.search(msg):
+        return f"config key {key} cannot be empty (null)"
+    return f"config key {key}: {msg}" if key else msg
+
+
+def _merge(base: DictConfig, layer: Mapping[str, Any], source: str) -> DictConfig:
+    """``layer`` (from ``source``: a file name, ``override`` or empty) merged into ``base``."""
+    prefix = f"{source}: " if source else ""
+    try:
+        return OmegaConf.merge(base, _tidy(TrainConfig, layer, prefix))
+    except OmegaConfBaseException as e:
+        raise UsageError(prefix + _message(e)) from None
+
+
+def _finish(cfg: DictConfig, source: str) -> TrainConfig:
+    """The :class:`TrainConfig` instance of a merged structured config (interpolations resolved)."""
+    try:
+        out = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as e:
+        raise UsageError((f"{source}: " if source else "") + _message(e)) from None
+    assert isinstance(out, TrainConfig)
+    return out
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
-    """``["trainer.max_steps=100", "data.train=[a.csv,b.csv]"]`` -> nested dict (values as YAML)."""
-    tree: dict[str, Any] = {}
+    """``["trainer.max_steps=100", "data.train=[a.csv,b.csv]"]`` -> nested dict. Values are YAML as
+    OmegaConf reads it (``3e-4`` is a number); ``${key}`` refers to another value of the config."""
+    layers = []
     for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
+        key, sep, _ = pair.partition("=")
+        if not sep or not key.strip():
             raise UsageError(f"override {pair!r} is not key=value")
-        _set(tree, key.strip(), yaml.safe_load(raw) if raw.strip() else None)
+        try:
+            layers.append(OmegaConf.from_dotlist([pair.strip()]))
+        except (OmegaConfBaseException, yaml.YAMLError) as e:
+            raise UsageError(f"override {pair!r}: not valid YAML ({_yaml_problem(e)})") from None
+    try:
+        tree = OmegaConf.to_container(OmegaConf.merge(*layers) if layers else OmegaConf.create({}), resolve=False)
+    except OmegaConfBaseException as e:  # e.g. a=3 and then a.b=1
+        raise UsageError(f"override: {_message(e)}") from None
+    assert isinstance(tree, dict)
     return tree
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+def _yaml_problem(e: Exception) -> str:
+    """The gist of a YAML error, e.g. ``found duplicate key max_steps (line 3)``."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
+        return e.problem + (f" (line {e.problem_mark.line + 1})" if e.problem_mark is not None else "")
+    return str(e).splitlines()[0]
+
+
+def _read_yaml(path: str | Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read config ({e.strerror})") from None
+    try:
+        data = OmegaConf.create(text) if text.strip() else OmegaConf.create({})
+    except (OmegaConfBaseException, yaml.YAMLError) as e:
+        raise UsageError(f"{path}: not valid YAML ({_yaml_problem(e)})") from None
+    if not isinstance(data, DictConfig):
+        raise UsageError(f"{path}: the top level must be a mapping of sections (model:, data:, ...)")
+    tree = OmegaConf.to_container(data, resolve=False)
+    assert isinstance(tree, dict)
+    return tree
+
+
+def config_from_dict(data: Mapping[str, Any] | None, source: str = "") -> TrainConfig:
+    """A :class:`TrainConfig` from a nested dict (e.g. ``TrainConfig.to_dict()``, a run's
+    ``config.yaml``, a checkpoint's hyper-parameters), checked like a YAML file."""
+    return _finish(_merge(OmegaConf.structured(TrainConfig), data or {}, source), source)
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
     """Read a YAML config (``None``: all defaults) and apply ``key=value`` overrides."""
-    data: dict[str, Any] = {}
+    cfg = OmegaConf.structured(TrainConfig)
     if path is not None:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as e:
-            raise UsageError(f"{path}: cannot read config ({e.strerror})") from None
-        except yaml.YAMLError as e:
-            raise UsageError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    try:
-        return _build(TrainConfig, _merge(data, parse_overrides(overrides)), "")
-    except TypeError as e:
-        raise UsageError(f"{path or 'config'}: {e}") from None
+        cfg = _merge(cfg, _read_yaml(path), str(path))
+    if overrides:
+        cfg = _merge(cfg, parse_overrides(overrides), "override")
+    return _finish(cfg, str(path) if path is not None else "")

@@ -21,7 +21,7 @@ import lightning as L
 import torch
 
 from avsync.evaluate import OffsetMetrics
-from avsync.train.config import TrainConfig, _build
+from avsync.train.config import TrainConfig, config_from_dict
 from avsync.train.losses import cross_entropy, cross_video_scores
 
 log = logging.getLogger("avsync.train")
@@ -84,7 +84,7 @@ class SyncModule(L.LightningModule):
         from avsync.models import create
 
         self.save_hyperparameters({"config": config})
-        self.cfg: TrainConfig = _build(TrainConfig, config, "")
+        self.cfg: TrainConfig = config_from_dict(config)
         overrides = dict(self.cfg.model.overrides)
         if self.cfg.data.window_sec:
             overrides.setdefault("duration_sec", self.cfg.data.window_sec)

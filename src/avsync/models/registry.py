@@ -1,0 +1,45 @@
+"""The named model configs (YAML files in ``configs/``) and the builder from a config to a model.
+
+Below :mod:`avsync.models.io` (which builds the model a weights file describes) and below the
+package's ``__init__`` (which re-exports everything): nothing here imports either, so the modules of
+``avsync.models`` import each other in one direction only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from avsync.errors import UsageError
+from avsync.models.avst import AVST
+from avsync.models.config import ModelConfig
+from avsync.models.layers import SyncModel
+from avsync.models.sparsesync import SparseSync
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+def available_models() -> list[str]:
+    """Names of the built-in model configs."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def get_config(name: str, **overrides: Any) -> ModelConfig:
+    """The named config with ``overrides`` applied (UsageError for an unknown name or key)."""
+    path = CONFIG_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise UsageError(f"unknown model {name!r}; available: {', '.join(available_models())}")
+    data = yaml.safe_load(path.read_text())
+    return ModelConfig.from_dict({**data, "name": name, **overrides})
+
+
+def build_model(config: ModelConfig) -> SyncModel:
+    """A freshly initialised model for ``config``."""
+    return SparseSync(config) if config.arch == "sparsesync" else AVST(config)
+
+
+def create(name: str, **overrides: Any) -> SyncModel:
+    """A freshly initialised model from the named config, e.g. ``create("sparsesync-tiny", frame_size=96)``."""
+    return build_model(get_config(name, **overrides))
