@@ -87,7 +87,14 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from avsync.audit import LEAKS, Encoding, ProbeConfig, run_audit, still_maker, write_report
+    from avsync.audit import (
+        LEAKS,
+        Encoding,
+        ProbeConfig,
+        run_audit,
+        still_maker,
+        write_report,
+    )
     from avsync.errors import UsageError
 
     if args.out and args.from_video and Path(args.out).resolve() == Path(args.from_video).resolve():

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from avsync.cli.check import _model_args, _print_json, load_checker
+from avsync.cli.common import load_checker, model_args, print_json
 from avsync.errors import AvsyncError
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "model's fix_min_confidence, 0.7, stricter than check's 0.2)")
     p.add_argument("--format", choices=["table", "json"], default="table",
                    help="table: one line saying what was written and kept; json: the whole report")
-    _model_args(p)
+    model_args(p)
     p.set_defaults(func=cmd_fix)
 
 
@@ -93,7 +93,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
         offset = float(args.offset)
     report = fix_audio(src, dst, offset, tracks=tracks, overwrite=args.overwrite)
     if args.format == "json":
-        _print_json(_record(report, measured))
+        print_json(_record(report, measured))
     else:
         how = f"measured, confidence {measured.confidence:.2f}" if measured else "given"
         print(_line(report, how))

@@ -1,4 +1,4 @@
-"""``avsync synth``: generate a synthetic dense, sparse or static dataset with a manifest."""
+"""``avsync synth``: generate a synthetic dense, sparse, static or real dataset with a manifest."""
 
 from __future__ import annotations
 
@@ -22,15 +22,20 @@ def _crf(text: str) -> float | tuple[float, float] | None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``synth`` subcommand."""
     p = subparsers.add_parser(
-        "synth", help="generate a synthetic sync dataset (dense / sparse / static)",
+        "synth", help="generate a synthetic sync dataset (dense / sparse / static / real)",
         description="Generate N encoded clips and DIR/manifest.csv. Clip i of a set depends only on "
                     "(kind, seed, i); clips already in DIR are kept, so an interrupted run resumes.")
-    p.add_argument("kind", choices=["dense", "sparse", "static"], help="which dataset")
+    p.add_argument("kind", choices=["dense", "sparse", "static", "real"],
+                   help="which dataset (real: real sounds and pictures from the real-media bank, see --real-dir)")
     p.add_argument("--n", type=int, required=True, help="number of clips")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0, help="set seed (default 0)")
     p.add_argument("--duration", type=float, default=10.0, help="clip length in seconds (default 10)")
-    p.add_argument("--size", type=int, default=256, help="frame width = height in px (default 256)")
+    p.add_argument("--size", type=int, default=256, help="frame height (= width, unless --width) in px (default 256)")
+    p.add_argument("--width", type=int, default=None, help="real: frame width in px, e.g. 456 for 16:9 at --size 256 "
+                   "(default: square)")
+    p.add_argument("--real-dir", default=None,
+                   help="real: the real-media folder (default: $AVSYNC_REAL_DIR, else data/real)")
     p.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
     p.add_argument("--sample-rate", type=int, default=16000, help="audio sample rate in Hz (default 16000)")
     p.add_argument("--vcodec", default="h264", help="video codec (default h264, yuv420p)")
@@ -54,18 +59,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Generate the set and print a summary; exit 1 if some clips failed."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from avsync.data.synthetic import Encoding, SynthConfig, generate_set
 
     if args.n < 1 or args.workers < 1:
         raise UsageError("--n and --workers must be at least 1")
+    if args.kind != "real" and (args.width is not None or args.real_dir is not None):
+        raise UsageError("--width and --real-dir are for the real kind only")
     try:
-        cfg = SynthConfig(args.duration, args.size, args.fps, args.sample_rate, args.min_events, args.max_events,
-                          args.object_scale, args.distractors, args.snr_db, args.unexplained, args.speakers,
-                          args.music)
+        values = (args.duration, args.size, args.fps, args.sample_rate, args.min_events, args.max_events,
+                  args.object_scale, args.distractors, args.snr_db, args.unexplained, args.speakers, args.music)
+        if args.kind == "real":
+            from avsync.data.synth_real import RealConfig
+
+            cfg: SynthConfig = RealConfig(*values, width=args.width, real_dir=args.real_dir)
+        else:
+            cfg = SynthConfig(*values)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if args.kind == "real":                   # no bank: one line, before the progress bar
+        from avsync.data.banks import load_banks
+
+        load_banks(args.real_dir)
     console = Console(stderr=True)
     start = time.time()
     columns = (TextColumn(f"synth {args.kind}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())

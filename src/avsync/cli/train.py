@@ -90,12 +90,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
-    from avsync.data.datasets import ClipSpec, load_sources
+    from avsync.data.datasets import ClipSpec, FixedDataset, load_sources
     from avsync.evaluate import evaluate, plot_confusion, write_report
     from avsync.models import load_model_file
     from avsync.offsets import read_fixed_offsets
     from avsync.train.checkpoints import model_weights_path
-    from avsync.data.datasets import FixedDataset
 
     weights = model_weights_path(args.checkpoint)
     model = load_model_file(weights)

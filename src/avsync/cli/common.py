@@ -1,0 +1,126 @@
+"""What the checker's commands share: the model options, loading the checker they ask for, expanding
+paths, a progress bar on a terminal only, and printing."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from avsync.errors import UsageError
+
+if TYPE_CHECKING:
+    from avsync.checker import SyncChecker
+
+
+def model_args(p: argparse.ArgumentParser, windows: bool = True) -> None:
+    """Add the model options every checking command takes."""
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default=None, metavar="NAME|PATH",
+                   help="shipped model name or .safetensors path (default: the shipped default model)")
+    g.add_argument("--method", choices=["model", "xcorr"], default="model",
+                   help="'model' (learned, default) or 'xcorr' (training-free cross-correlation baseline)")
+    g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    g.add_argument("--min-confidence", type=float, default=None, metavar="C",
+                   help="report 'not synchronisable' under this calibrated confidence (default: the model's, 0.2)")
+    g.add_argument("--batch-size", type=int, default=8, metavar="B", help="windows per forward pass (default: 8)")
+    g.add_argument("--workers", type=int, default=2, metavar="K",
+                   help="threads decoding windows ahead of the model (default: 2; 0 = none)")
+    if windows:
+        g.add_argument("--window", type=float, default=None, metavar="SEC",
+                       help="window length in seconds (default: the model's, 5 s for the shipped one)")
+        g.add_argument("--stride", type=float, default=None, metavar="SEC",
+                       help="seconds between window starts (default: half a window; timeline: a fifth)")
+
+
+def check_device(device: str) -> None:
+    """UsageError unless ``device`` names a torch device that is there (``cuda`` needs a GPU)."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device {device}: not a device (use cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: no CUDA GPU is available to this torch {torch.__version__}; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise UsageError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device {device}: only cpu and cuda are supported")
+
+
+def load_checker(args: argparse.Namespace) -> "SyncChecker":
+    """The checker the arguments ask for."""
+    import avsync
+
+    if args.batch_size < 1 or args.workers < 0:
+        raise UsageError("--batch-size must be >= 1 and --workers >= 0")
+    if getattr(args, "window", None) is not None and args.window <= 0:
+        raise UsageError("--window must be > 0")
+    if getattr(args, "stride", None) is not None and args.stride <= 0:
+        raise UsageError("--stride must be > 0")
+    if args.method == "xcorr" and args.model not in (None, "xcorr"):
+        raise UsageError("--method xcorr uses no model: drop --model")
+    name = "xcorr" if args.method == "xcorr" else args.model
+    check_device(args.device)
+    checker = avsync.load_model(name, device=args.device, batch_size=args.batch_size, workers=args.workers)
+    if args.min_confidence is not None:
+        if not 0 <= args.min_confidence <= 1:
+            raise UsageError("--min-confidence must lie in 0..1")
+        cal = checker.calibration
+        checker.calibration = replace(cal, min_confidence=args.min_confidence,
+                                      fix_min_confidence=max(args.min_confidence, cal.fix_min_confidence))
+    return checker
+
+
+def expand_paths(specs: Sequence[str]) -> list[str]:
+    """Files named, videos under folders (recursive, by extension), and glob matches; order kept,
+    duplicates dropped. A name that matches nothing is kept, so it gets its own error record."""
+    from avsync.media.prepare import VIDEO_SUFFIXES
+
+    out: list[str] = []
+    for spec in specs:
+        p = Path(spec)
+        if p.is_dir():
+            out += sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+        elif not p.exists() and glob.has_magic(spec):
+            for m in sorted(glob.glob(spec, recursive=True)):
+                out += expand_paths([m]) if Path(m).is_dir() else [m]
+        else:
+            out.append(spec)
+    seen: set[str] = set()
+    return [x for x in out if not (os.path.abspath(x) in seen or seen.add(os.path.abspath(x)))]
+
+
+def progress_bar(total: int, what: str) -> Any:
+    """A rich progress bar on stderr, shown only on a terminal and for more than one item."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    bar = Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn(), TextColumn("{task.fields[name]}"), console=console,
+                   disable=total <= 1 or not console.is_terminal)
+    return bar
+
+
+def err(msg: str) -> None:
+    """Print one line on stderr."""
+    print(msg, file=sys.stderr)
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout."""
+    print(json.dumps(data, indent=1))
