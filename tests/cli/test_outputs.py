@@ -90,3 +90,14 @@ def test_evaluate_report_into_a_missing_folder(tmp_path):
     path = write_report(Report(), tmp_path / "new" / "deeper" / "r.json")
     assert json.loads(path.read_text()) == {"acc1": 0.5} and not [p for p in path.parent.iterdir() if p != path]
     assert os.path.isfile(path)
+
+
+def test_jobs_give_the_same_records_in_the_same_order(capsys, clips, tmp_path):
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    files = sorted(clips.glob("*.mp4")) + [tmp_path / "missing.mp4"]
+    run(capsys, "check", *files, "--method", "xcorr", "--out", one)
+    code, _, err = run(capsys, "check", *files, "--method", "xcorr", "--out", two, "--jobs", "2")
+    assert code == 1 and "missing.mp4" in err
+    strip = lambda recs: [{k: v for k, v in r.items() if k != "per_window"} for r in recs]
+    assert strip(jsonl(two.read_text())) == strip(jsonl(one.read_text()))
+    assert [r["per_window"] for r in jsonl(two.read_text())] == [r["per_window"] for r in jsonl(one.read_text())]

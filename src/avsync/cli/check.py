@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from avsync.cli.common import (
+    checker_spec,
     err,
     expand_paths,
     load_checker,
@@ -38,8 +39,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     paths = expand_paths(args.paths)
     if not paths:
         raise UsageError(f"no video files under {' '.join(args.paths)}")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be >= 1")
     writer = open_writer(output_format(args.format, args.out), args.out)
-    checker = load_checker(args)
+    spec = checker_spec(args)
     done = writer.done()
     todo = [p for p in paths if path_key(p) not in done]
     if len(todo) < len(paths):
@@ -48,7 +51,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     failures: list[str] = []
     with writer, progress_bar(len(todo), "checking") as bar:
         task = bar.add_task("check", total=len(todo), name="")
-        for r in checker.check_many(todo, window=args.window, stride=args.stride):
+        for r in _results(spec, todo, args):
             bar.update(task, name=Path(r.path).name)
             writer.write(r)
             v = verdict(r)
@@ -64,6 +67,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     for f in failures:
         err(f"avsync: error: {f}")
     return 1 if failures else 0
+
+
+def _results(spec: Any, paths: list[str], args: argparse.Namespace) -> Any:
+    """One record per path, in order: in this process, or in ``--jobs`` worker processes."""
+    if args.jobs == 1 or len(paths) < 2:
+        return spec.load().check_many(paths, window=args.window, stride=args.stride)
+    from avsync.checker.pool import check_in_processes
+
+    return check_in_processes(spec, paths, min(args.jobs, len(paths)), args.window, args.stride)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -201,6 +213,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="output format (default: the one --out's extension names, .json/.jsonl/.csv; else table)")
     p.add_argument("--out", metavar="FILE", help="write records here; an existing file of the same format is resumed "
                                                  "(files already in it, by resolved path, are skipped)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="check N files at a time in N processes (records still in input order; default: 1)")
     model_args(p)
     p.set_defaults(func=cmd_check)
 

@@ -8,7 +8,6 @@ import glob
 import json
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -16,6 +15,7 @@ from avsync.errors import UsageError
 
 if TYPE_CHECKING:
     from avsync.checker import SyncChecker
+    from avsync.checker.pool import CheckerSpec
 
 
 def model_args(p: argparse.ArgumentParser, windows: bool = True) -> None:
@@ -54,9 +54,9 @@ def check_device(device: str) -> None:
         raise UsageError(f"--device {device}: only cpu and cuda are supported")
 
 
-def load_checker(args: argparse.Namespace) -> "SyncChecker":
-    """The checker the arguments ask for."""
-    import avsync
+def checker_spec(args: argparse.Namespace) -> "CheckerSpec":
+    """The checker the arguments ask for, checked, as a spec that worker processes can load too."""
+    from avsync.checker.pool import CheckerSpec
 
     if args.batch_size < 1 or args.workers < 0:
         raise UsageError("--batch-size must be >= 1 and --workers >= 0")
@@ -66,16 +66,16 @@ def load_checker(args: argparse.Namespace) -> "SyncChecker":
         raise UsageError("--stride must be > 0")
     if args.method == "xcorr" and args.model not in (None, "xcorr"):
         raise UsageError("--method xcorr uses no model: drop --model")
-    name = "xcorr" if args.method == "xcorr" else args.model
+    if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
+        raise UsageError("--min-confidence must lie in 0..1")
     check_device(args.device)
-    checker = avsync.load_model(name, device=args.device, batch_size=args.batch_size, workers=args.workers)
-    if args.min_confidence is not None:
-        if not 0 <= args.min_confidence <= 1:
-            raise UsageError("--min-confidence must lie in 0..1")
-        cal = checker.calibration
-        checker.calibration = replace(cal, min_confidence=args.min_confidence,
-                                      fix_min_confidence=max(args.min_confidence, cal.fix_min_confidence))
-    return checker
+    return CheckerSpec("xcorr" if args.method == "xcorr" else args.model, args.device, args.batch_size,
+                       args.workers, args.min_confidence)
+
+
+def load_checker(args: argparse.Namespace) -> "SyncChecker":
+    """The checker the arguments ask for."""
+    return checker_spec(args).load()
 
 
 def expand_paths(specs: Sequence[str]) -> list[str]:

@@ -1,0 +1,68 @@
+"""Checking many files in several processes (``avsync check --jobs N``): one file per worker at a
+time, results in input order, the same records as one process gives.
+
+Each worker loads the checker once (from a :class:`CheckerSpec`, which pickles) and runs torch with
+its share of the cores; files are handed out one at a time so a long file does not hold up the rest.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from avsync.checker.checker import SyncChecker
+    from avsync.checker.results import CheckResult
+
+
+@dataclass(frozen=True)
+class CheckerSpec:
+    """Everything that makes a checker: ``model`` is a shipped name, a weights path or ``xcorr``
+    (None: the shipped default); ``min_confidence`` overrides the calibration's when given."""
+
+    model: str | None = None
+    device: str = "cpu"
+    batch_size: int = 8
+    workers: int = 2
+    min_confidence: float | None = None
+
+    def load(self) -> "SyncChecker":
+        """The checker this spec describes."""
+        import avsync
+
+        checker = avsync.load_model(self.model, device=self.device, batch_size=self.batch_size,
+                                    workers=self.workers)
+        if self.min_confidence is not None:
+            cal = checker.calibration
+            checker.calibration = replace(cal, min_confidence=self.min_confidence,
+                                          fix_min_confidence=max(self.min_confidence, cal.fix_min_confidence))
+        return checker
+
+
+_checker: "SyncChecker | None" = None
+
+
+def _start(spec: CheckerSpec, threads: int) -> None:
+    global _checker
+    import torch
+
+    torch.set_num_threads(threads)
+    _checker = spec.load()
+
+
+def _check(job: tuple[str, float | None, float | None]) -> "CheckResult":
+    path, window, stride = job
+    return _checker.safe(_checker.check, path, window=window, stride=stride)
+
+
+def check_in_processes(spec: CheckerSpec, paths: Sequence[str], jobs: int, window: float | None = None,
+                       stride: float | None = None) -> Iterator["CheckResult"]:
+    """One record per path, in order, checked by ``jobs`` worker processes (each with
+    ``cores // jobs`` torch threads, at least one)."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")      # no fork of a process holding torch threads
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start, initargs=(spec, threads)) as pool:
+        yield from pool.map(_check, [(str(p), window, stride) for p in paths], chunksize=1)
