@@ -280,3 +280,13 @@ def test_a_calibration_for_other_weights_warns(tmp_path):
     Calibration(fitted={"weights_sha256": "0" * 64}).save(calibration_path(weights))
     with pytest.warns(UserWarning, match="fitted for other weights"):
         avsync.load_model(weights)
+
+
+def test_progress_is_reported_as_windows_are_scored(tmp_path):
+    clip = make_clip(tmp_path / "long.mp4", 20, 0.3, seed=4)
+    checker = SyncChecker(XcorrEstimator(), batch_size=2, workers=0)
+    seen = []
+    checker.on_progress = lambda done, total: seen.append((done, total))
+    r = checker.check(clip)
+    assert len(seen) >= 3 and seen[-1] == (r.windows, r.windows)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len({t for _, t in seen}) == 1

@@ -56,6 +56,8 @@ class SyncChecker:
         self.estimator = estimator
         self.calibration = calibration or Calibration()
         self.batch_size, self.workers = max(1, int(batch_size)), max(0, int(workers))
+        # called as windows are scored: (windows done, windows of the file); a progress bar over a long file
+        self.on_progress: Callable[[int, int], None] | None = None
 
     @property
     def grid(self) -> OffsetGrid:
@@ -147,15 +149,19 @@ class SyncChecker:
         ``audio_offset`` reads the audio that much later (simulates a file whose audio is that far
         ahead); ``pixels``: the source frame size (probed when not given)."""
         pixels = self.span(path).pixels if pixels is None else pixels
-        return self._score(self._read(str(path), list(starts), window, audio_offset, pixels))
+        return self._score(self._read(str(path), list(starts), window, audio_offset, pixels), len(starts))
 
-    def _score(self, items: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, list[tuple[float, float]]]:
-        """Logits and evidence of decoded windows, in batches of ``batch_size``."""
+    def _score(self, items: Iterable[tuple[torch.Tensor, torch.Tensor]],
+               total: int | None = None) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+        """Logits and evidence of decoded windows, in batches of ``batch_size`` (``on_progress`` told
+        after each batch)."""
         logits, evidence, batch = [], [], []
 
         def flush() -> None:
             logits.append(self.estimator.scores(torch.stack([b[0] for b in batch]), torch.stack([b[1] for b in batch])))
             batch.clear()
+            if self.on_progress is not None:
+                self.on_progress(len(evidence), total or len(evidence))
 
         for video, audio in items:
             evidence.append(window_evidence(video, audio))

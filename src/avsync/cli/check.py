@@ -19,6 +19,7 @@ from avsync.cli.common import (
     model_args,
     print_json,
     progress_bar,
+    seconds_progress,
 )
 from avsync.errors import UsageError
 
@@ -71,7 +72,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _results(spec: Any, paths: list[str], args: argparse.Namespace) -> Any:
     """One record per path, in order: in this process, or in ``--jobs`` worker processes."""
-    if args.jobs == 1 or len(paths) < 2:
+    if len(paths) == 1:                 # one file: a progress bar over its seconds instead
+        checker = spec.load()
+        with seconds_progress(checker, paths[0]):
+            return [checker.safe(checker.check, paths[0], window=args.window, stride=args.stride)]
+    if args.jobs == 1:
         return spec.load().check_many(paths, window=args.window, stride=args.stride)
     from avsync.checker.pool import check_in_processes
 
@@ -87,7 +92,8 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     from avsync.plots import timeline_plot
 
     checker = load_checker(args)
-    tl = checker.timeline(args.video, window=args.window, stride=args.stride)
+    with seconds_progress(checker, args.video):
+        tl = checker.timeline(args.video, window=args.window, stride=args.stride)
     if args.format == "json":       # the results first: a plot that cannot be written loses nothing
         print_json(tl.to_dict())
     else:

@@ -4,12 +4,13 @@ paths, a progress bar on a terminal only, and printing."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from avsync.errors import UsageError
 
@@ -97,8 +98,8 @@ def expand_paths(specs: Sequence[str]) -> list[str]:
     return [x for x in out if not (os.path.abspath(x) in seen or seen.add(os.path.abspath(x)))]
 
 
-def progress_bar(total: int, what: str) -> Any:
-    """A rich progress bar on stderr, shown only on a terminal and for more than one item."""
+def progress_bar(total: int, what: str, minimum: int = 2) -> Any:
+    """A rich progress bar on stderr, shown only on a terminal and for ``minimum`` items or more."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -112,8 +113,27 @@ def progress_bar(total: int, what: str) -> Any:
     console = Console(stderr=True)
     bar = Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), TextColumn("{task.fields[name]}"), console=console,
-                   disable=total <= 1 or not console.is_terminal)
+                   disable=total < minimum or not console.is_terminal)
     return bar
+
+
+@contextlib.contextmanager
+def seconds_progress(checker: "SyncChecker", path: str) -> Iterator[None]:
+    """A progress bar over the seconds of one file while ``checker`` scores it (terminal only)."""
+    from avsync.media import probe
+
+    try:
+        seconds = max(1, int(round(probe(path).duration_sec)))
+    except Exception:  # an unreadable file gets its one-line error from the check itself
+        yield
+        return
+    with progress_bar(seconds, f"{Path(path).name} (s)", minimum=1) as bar:
+        task = bar.add_task("seconds", total=seconds, name="")
+        checker.on_progress = lambda done, total: bar.update(task, completed=round(seconds * done / max(1, total)))
+        try:
+            yield
+        finally:
+            checker.on_progress = None
 
 
 def err(msg: str) -> None:
