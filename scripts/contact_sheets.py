@@ -2,9 +2,10 @@
 
 For each kind, a few clips (dense: talkers and one musician): a row of frames (listed event boxes drawn on the frames that show them)
 above the waveform, with listed events marked (solid: sound with a visible cause, dashed: sound
-without one) and the shown frames' times as grey ticks.
+without one, dotted green: a silent hard cut) and the shown frames' times as grey ticks.
 
-    .venv/bin/python scripts/contact_sheets.py --out docs/img
+    .venv/bin/python scripts/contact_sheets.py --out docs/img            # dense, sparse, static
+    .venv/bin/python scripts/contact_sheets.py --out docs/img --kinds real   # needs data/real
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from avsync.data.synthetic import KINDS, SynthClip, SynthConfig, make_clip  # noqa: E402
+from avsync.data.synth_real import RealConfig  # noqa: E402
+from avsync.data.synthetic import ALL_KINDS, KINDS, SynthClip, SynthConfig, make_clip  # noqa: E402
 
 
 def frame_times(clip: SynthClip, n: int) -> list[int]:
@@ -39,11 +41,15 @@ def frame_times(clip: SynthClip, n: int) -> list[int]:
     return sorted(picked[:n])
 
 
+def _continuous(clip: SynthClip, e: dict) -> bool:
+    return e["visual"] == "mouth" and clip.kind == "dense"
+
+
 def draw_clip(fig: plt.Figure, grid: matplotlib.gridspec.SubplotSpec, clip: SynthClip, n_frames: int) -> None:
     """One clip: frames on top, waveform with events below."""
-    sub = grid.subgridspec(2, n_frames, height_ratios=[1.0, 0.55], hspace=0.05, wspace=0.03)
+    height, width = clip.frames.shape[1:3]
+    sub = grid.subgridspec(2, n_frames, height_ratios=[height / width, 0.55], hspace=0.05, wspace=0.03)
     shown = frame_times(clip, n_frames)
-    size = clip.frames.shape[1]
     for col, k in enumerate(shown):
         ax = fig.add_subplot(sub[0, col])
         ax.imshow(clip.frames[k])
@@ -51,11 +57,11 @@ def draw_clip(fig: plt.Figure, grid: matplotlib.gridspec.SubplotSpec, clip: Synt
         ax.set_yticks([])
         ax.set_title(f"{k / clip.fps:.2f} s", fontsize=7, pad=2)
         for e in clip.events:
-            if e["box"] is None:
+            if e["box"] is None or e["visual"] == "cut":
                 continue
-            continuous = e["visual"] == "mouth"
+            continuous = _continuous(clip, e)
             if continuous or abs(k - np.ceil(e["t"] * clip.fps)) < 1:
-                x0, y0, x1, y1 = np.array(e["box"]) * size
+                x0, y0, x1, y1 = np.array(e["box"]) * [width, height, width, height]
                 ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1,
                                        ec="yellow" if continuous else "red"))
     ax = fig.add_subplot(sub[1, :])
@@ -64,13 +70,14 @@ def draw_clip(fig: plt.Figure, grid: matplotlib.gridspec.SubplotSpec, clip: Synt
     for k in shown:
         ax.axvline(k / clip.fps, color="0.7", lw=0.6, zorder=0)
     for e in clip.events:
-        if e["visual"] == "mouth":
+        if _continuous(clip, e):
             continue
-        style = "-" if e["visual"] else "--"
-        ax.axvline(e["t"], color="red" if e["visual"] else "tab:blue", ls=style, lw=0.9)
+        cut = e["visual"] == "cut"
+        colour = "tab:green" if cut else "red" if e["visual"] else "tab:blue"
+        ax.axvline(e["t"], color=colour, ls=":" if cut else "-" if e["visual"] else "--", lw=0.9)
         if len(clip.events) <= 6:       # a musician's beats are too many to label
-            ax.text(e["t"], ax.get_ylim()[1], f" {e['visual'] or 'off-screen'}/{e['sound']}", fontsize=6,
-                    va="top", rotation=0, color="red" if e["visual"] else "tab:blue")
+            label = "cut" if cut else f"{e['visual'] or 'off-screen'}/{e['sound']}"
+            ax.text(e["t"], ax.get_ylim()[1], f" {label}", fontsize=6, va="top", rotation=0, color=colour)
     ax.set_xlim(0, t[-1])
     ax.set_yticks([])
     ax.tick_params(labelsize=7)
@@ -97,7 +104,8 @@ def pick_clips(kind: str, seed: int, clips: int, cfg: SynthConfig) -> list[Synth
 
 def contact_sheet(kind: str, out: Path, seed: int, clips: int, cfg: SynthConfig, n_frames: int = 8) -> Path:
     """Render the sheet of ``clips`` clips of ``kind`` and save it as out/synth_<kind>.png."""
-    fig = plt.figure(figsize=(n_frames * 1.3, clips * 2.3))
+    aspect = cfg.size / (getattr(cfg, "width", None) or cfg.size)
+    fig = plt.figure(figsize=(n_frames * 1.3, clips * (1.0 + 1.3 * aspect)))
     outer = fig.add_gridspec(clips, 1, hspace=0.35)
     for row, clip in enumerate(pick_clips(kind, seed, clips, cfg)):
         draw_clip(fig, outer[row], clip, n_frames)
@@ -119,10 +127,13 @@ def main() -> None:
     p.add_argument("--clips", type=int, default=3, help="clips a sheet (default 3)")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--duration", type=float, default=10.0)
-    p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    p.add_argument("--width", type=int, default=None, help="real: frame width (default: square)")
+    p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=ALL_KINDS,
+                   help="default dense sparse static; real needs the real-media bank (data/real)")
     args = p.parse_args()
-    cfg = SynthConfig(duration_sec=args.duration, size=args.size)
     for kind in args.kinds:
+        cfg = (RealConfig(duration_sec=args.duration, size=args.size, width=args.width) if kind == "real"
+               else SynthConfig(duration_sec=args.duration, size=args.size))
         print(contact_sheet(kind, Path(args.out), args.seed, args.clips, cfg))
 
 

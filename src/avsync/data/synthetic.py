@@ -1,4 +1,5 @@
-"""Synthetic audio-visual sync datasets: dense (talking mouths), sparse (rare events) and static.
+"""Synthetic audio-visual sync datasets: dense (talking mouths), sparse (rare events), static, and
+real (real recordings timed to events over real pictures, from the real-media bank: synth_real).
 
 ``make_clip(kind, seed, index, config)`` returns a SynthClip in memory (frames uint8 (T, H, W, 3),
 audio float32 (S,), the ground-truth events); ``generate_set`` encodes many of them in parallel
@@ -28,7 +29,9 @@ from avsync.data.manifest import ManifestRow, write_manifest
 from avsync.errors import AvsyncError, MediaError, UsageError
 from avsync.fileio import write_text_atomic
 
-KINDS = ("dense", "sparse", "static")
+KINDS = ("dense", "sparse", "static")   # made from numpy alone
+BANK_KINDS = ("real",)                  # made from the real-media bank (avsync.data.synth_real)
+ALL_KINDS = KINDS + BANK_KINDS
 VISUAL_EVENTS = ("flash", "colour", "jump", "hit", "appear", "disappear")
 SPLITS = ("train",) * 8 + ("val", "test")   # by index modulo 10: 80/10/10
 
@@ -92,7 +95,7 @@ class SynthClip:
 
 def clip_rng(kind: str, seed: int, index: int) -> np.random.Generator:
     """The random generator of clip ``index`` of the ``kind`` set made with ``seed``."""
-    return np.random.default_rng([int(seed), int(index), KINDS.index(kind) + 1])
+    return np.random.default_rng([int(seed), int(index), ALL_KINDS.index(kind) + 1])
 
 
 def split_of(index: int) -> str:
@@ -495,14 +498,20 @@ def _static(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, np.ndarr
     return scene, sa.ambience(rng, cfg.num_samples, cfg.sample_rate), []
 
 
-_BUILDERS: dict[str, Callable[..., tuple[Scene, np.ndarray, list[dict[str, Any]]]]] = {
-    "dense": _dense, "sparse": _sparse, "static": _static}
+def _real(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Any, np.ndarray, list[dict[str, Any]]]:
+    from avsync.data import synth_real   # imports this module: loaded on first use
+
+    return synth_real.build(rng, cfg)
+
+
+_BUILDERS: dict[str, Callable[..., tuple[Any, np.ndarray, list[dict[str, Any]]]]] = {
+    "dense": _dense, "sparse": _sparse, "static": _static, "real": _real}
 
 
 def make_clip(kind: str, seed: int, index: int, cfg: SynthConfig = SynthConfig()) -> SynthClip:
     """Generate clip ``index`` of the ``kind`` set made with ``seed``: frames, audio and events."""
     if kind not in _BUILDERS:
-        raise ValueError(f"unknown synthetic kind {kind!r} (choose from {', '.join(KINDS)})")
+        raise ValueError(f"unknown synthetic kind {kind!r} (choose from {', '.join(ALL_KINDS)})")
     rng = clip_rng(kind, seed, index)
     scene, audio, events = _BUILDERS[kind](rng, cfg)
     if kind == "static":                        # one still picture, repeated
@@ -533,7 +542,7 @@ class Encoding:
         if isinstance(self.crf, (int, float)):
             return float(self.crf)
         lo, hi = self.crf
-        return round(float(np.random.default_rng([int(seed), int(index), KINDS.index(kind) + 1, 7]).uniform(lo, hi)), 1)
+        return round(float(np.random.default_rng([int(seed), int(index), ALL_KINDS.index(kind) + 1, 7]).uniform(lo, hi)), 1)
 
     def check(self, size: int) -> None:
         """UsageError unless PyAV can encode with these codecs at ``size`` px (even for yuv420p)."""
@@ -603,9 +612,15 @@ def generate_set(out_dir: str | Path, kind: str, n: int, seed: int = 0, cfg: Syn
     """Write clips 0..n-1 of a ``kind`` set into ``out_dir`` (in ``workers`` processes, resuming
     where a previous run stopped) and ``out_dir/manifest.csv``. ``progress(index, error)`` is
     called as each clip finishes. Returns the manifest path and the failures (one line each)."""
-    if kind not in KINDS:
-        raise UsageError(f"unknown synthetic kind {kind!r} (choose from {', '.join(KINDS)})")
+    if kind not in ALL_KINDS:
+        raise UsageError(f"unknown synthetic kind {kind!r} (choose from {', '.join(ALL_KINDS)})")
     encoding.check(cfg.size)
+    if getattr(cfg, "width", None):              # the real kind may be wider than high
+        encoding.check(cfg.width)
+    if kind in BANK_KINDS:                        # a missing bank: one error, before any work
+        from avsync.data.banks import load_banks
+
+        load_banks(getattr(cfg, "real_dir", None))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for i in range(n):                              # refuse to mix settings before doing any work
