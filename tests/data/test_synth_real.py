@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 from scipy.io import wavfile
-from test_synthetic import audio_onsets, check_visible_and_audible
+from synth_checks import audio_onsets, check_visible_and_audible
 
 from avsync.cli import main
 from avsync.data import banks as banks_mod

@@ -26,6 +26,7 @@ from avsync.cli import main
 from avsync.data.manifest import read_manifest
 from avsync.data.synthetic import KINDS, Actor, SynthConfig, make_clip, split_of, write_clip
 from avsync.media import read_clip
+from synth_checks import audio_onsets, check_visible_and_audible
 
 SR, FPS, SIZE = 16000, 25.0, 64
 
@@ -34,17 +35,6 @@ def decoded(path: str, duration: float) -> tuple[np.ndarray, np.ndarray]:
     """Frames (float32) and audio of a written clip, read back through avsync.media."""
     clip = read_clip(path, 0.0, duration)
     return clip.frames.numpy().astype(np.float32), clip.audio.numpy()
-
-
-def audio_onsets(audio: np.ndarray, n: int = 320, hop: int = 160, rise: float = 8.0) -> list[float]:
-    """Times (s, frame centres) of 20 ms frames whose energy above 150 Hz is > ``rise`` x the median
-    of the previous 0.5 s."""
-    frames = np.lib.stride_tricks.sliding_window_view(audio, n)[::hop] * np.hanning(n)
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    energy = power[:, np.fft.rfftfreq(n, 1 / SR) >= 150].sum(1) + 1e-12
-    ctx = int(0.5 * SR / hop)
-    return [(k * hop + n / 2) / SR for k in range(1, len(energy))
-            if energy[k] > rise * np.median(energy[max(0, k - ctx):k])]
 
 
 def state_breaks(layer: object, duration: float, size: int, h: float = 1e-3) -> list[float]:
@@ -90,37 +80,6 @@ def test_same_seed_same_file_and_other_seeds_differ(tmp_path):
     # another index or kind is another clip too
     assert not np.array_equal(make_clip("sparse", 5, 2, cfg).audio, make_clip("sparse", 5, 1, cfg).audio)
     assert not np.array_equal(make_clip("dense", 5, 1, cfg).frames, make_clip("sparse", 5, 1, cfg).frames)
-
-
-def check_visible_and_audible(path: str, frames: np.ndarray, audio: np.ndarray, events: list[dict]) -> int:
-    """Assert every listed event is audible, and visible when it has a picture; returns how many
-    were visible. Windows shrink to half the gap to the next listed event."""
-    env = np.sqrt(np.convolve(audio ** 2, np.ones(32) / 32, "same"))
-    times = [e["t"] for e in events]
-    visible = 0
-    for e in events:
-        t = e["t"]
-        gap = min([abs(t - u) for u in times if u != t] + [0.8])
-        before = env[max(0, int((t - min(0.3, gap)) * SR)):max(0, int((t - 0.02) * SR))]
-        before = before if len(before) >= 160 else env[env <= np.percentile(env, 20)]   # at the very start
-        pre, busy = np.median(before), np.percentile(before, 90)
-        peak = env[int(t * SR):int((t + 0.05) * SR)].max()
-        lo = max(0, int((t - 0.03) * SR))
-        onset = (lo + np.argmax(env[lo:int((t + 0.05) * SR)] > (busy + peak) / 2)) / SR
-        assert peak > 3 * pre and abs(onset - t) <= 0.010, (path, e, onset)
-        if e["visual"] is None:
-            continue
-        x0, y0, x1, y1 = e["box"]
-        box = frames[:, int(y0 * SIZE):int(np.ceil(y1 * SIZE)), int(x0 * SIZE):int(np.ceil(x1 * SIZE))]
-        diff = np.abs(np.diff(box, axis=0)).mean(axis=(1, 2, 3))          # diff[k-1]: frames k-1 -> k
-        half = min(0.4, gap / 2)
-        k0, k1 = max(1, int(np.ceil((t - half) * FPS))), min(len(frames) - 1, int((t + half) * FPS))
-        window = diff[k0 - 1:k1]
-        k = k0 + int(np.argmax(window))
-        assert abs((k - 0.5) - t * FPS) <= 1.0, (path, e, k)
-        assert diff[k - 1] >= max(1.5 * np.median(window), 3.0), (path, e, diff[k - 1])
-        visible += 1
-    return visible
 
 
 def test_every_sparse_event_is_visible_and_audible(sparse_set):
