@@ -78,7 +78,7 @@ def _results(spec: Any, paths: list[str], args: argparse.Namespace) -> Any:
             return [checker.safe(checker.check, paths[0], window=args.window, stride=args.stride)]
     if args.jobs == 1:
         return spec.load().check_many(paths, window=args.window, stride=args.stride)
-    from avsync.checker.pool import check_in_processes
+    from avsync.pool import check_in_processes
 
     return check_in_processes(spec, paths, min(args.jobs, len(paths)), args.window, args.stride)
 

@@ -16,7 +16,7 @@ from avsync.errors import UsageError
 
 if TYPE_CHECKING:
     from avsync.checker import SyncChecker
-    from avsync.checker.pool import CheckerSpec
+    from avsync.pool import CheckerSpec
 
 
 def model_args(p: argparse.ArgumentParser, windows: bool = True) -> None:
@@ -57,7 +57,7 @@ def check_device(device: str) -> None:
 
 def checker_spec(args: argparse.Namespace) -> "CheckerSpec":
     """The checker the arguments ask for, checked, as a spec that worker processes can load too."""
-    from avsync.checker.pool import CheckerSpec
+    from avsync.pool import CheckerSpec
 
     if args.batch_size < 1 or args.workers < 0:
         raise UsageError("--batch-size must be >= 1 and --workers >= 0")

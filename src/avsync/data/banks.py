@@ -20,7 +20,13 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from avsync.data.real import AudioSample, RealClip, is_reserved, read_audio_bank, read_corpus
+from avsync.data.real import (
+    AudioSample,
+    RealClip,
+    is_reserved,
+    read_audio_bank,
+    read_corpus,
+)
 from avsync.errors import MediaError, UsageError
 
 ENV_VAR = "AVSYNC_REAL_DIR"

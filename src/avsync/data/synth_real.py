@@ -28,8 +28,15 @@ from scipy import ndimage
 
 from avsync.data import synth_audio as sa
 from avsync.data import synth_video as sv
-from avsync.data.banks import EVENT_CATEGORIES, Banks, Onset, Recording, load_banks, loop_to
-from avsync.data.synthetic import SynthConfig
+from avsync.data.banks import (
+    EVENT_CATEGORIES,
+    Banks,
+    Onset,
+    Recording,
+    load_banks,
+    loop_to,
+)
+from avsync.data.synth_config import SynthConfig
 from avsync.errors import UsageError
 
 VISUALS = ("hit", "bounce", "appear", "disappear", "flash", "press", "mouth")
@@ -162,23 +169,11 @@ def paint_texture(canvas: np.ndarray, shape: sv.Shape, cx: float, cy: float, rad
     """Like synth_video.paint, but filled with ``tex`` (its centre on the shape's, ``base_radius``
     px of the texture = ``radius`` px on the canvas, turning and stretching with the shape),
     mixed by ``mix`` towards ``tint``."""
-    if alpha <= 0 or radius <= 0:
+    cover = None if alpha <= 0 else sv.shape_cover(shape, cx, cy, radius, *canvas.shape[:2], angle, sx, sy)
+    if cover is None:
         return
-    h, w = canvas.shape[:2]
-    ax, ay = radius * sx * shape.aspect, radius * sy / shape.aspect
-    ext = sv._reach(shape) * max(ax, ay) + 2
-    x0, x1 = max(int(cx - ext), 0), min(int(cx + ext) + 2, w)
-    y0, y1 = max(int(cy - ext), 0), min(int(cy + ext) + 2, h)
-    if x0 >= x1 or y0 >= y1:
-        return
-    dx = np.arange(x0, x1, dtype=np.float32)[None, :] - cx
-    dy = np.arange(y0, y1, dtype=np.float32)[:, None] - cy
-    c, s = math.cos(angle), math.sin(angle)
-    u = (dx * c + dy * s) / (sx * shape.aspect)
-    v = (dy * c - dx * s) * shape.aspect / sy
-    rho = np.hypot(u, v)
-    edge = radius * shape.profile(np.arctan2(v, u)) if (shape.sides or any(shape.wobble)) else radius
-    a = (np.clip(edge - rho + 0.5, 0.0, 1.0) * alpha)[..., None]
+    (y0, y1, x0, x1), u, v, a = cover
+    a = (a * alpha)[..., None]
     k = base_radius / radius
     mid = (tex.shape[0] - 1) / 2
     colour = _bilinear_at(tex, mid + v * k, mid + u * k)
@@ -397,14 +392,7 @@ class Prop:
     base: Sprite | None = None        # a key's socket
 
     def _striker_pos(self, t: float) -> tuple[float, float]:
-        tau = t - self.t
-        if tau < -self.lead:
-            d = self.reach
-        elif tau < 0:
-            u = (tau + self.lead) / self.lead
-            d = self.reach * (1 - u * u)                      # accelerates from rest, fastest at contact
-        else:
-            d = 0.4 * self.reach * (1 - math.exp(-tau / 0.12))   # rebounds, settles
+        d = sv.strike_distance(t - self.t, self.lead, self.reach)
         gap = self.sprite.radius * 1.5 + (self.striker.radius if self.striker else 0) * 0.8 + d
         return self.cx + self.direction[0] * gap, self.cy + self.direction[1] * gap
 

@@ -66,19 +66,31 @@ def random_shape(rng: np.random.Generator) -> Shape:
     return Shape(wobble=wobble, phases=phases, aspect=aspect)
 
 
-def paint(canvas: np.ndarray, shape: Shape, cx: float, cy: float, radius: float, colour: np.ndarray,
-          angle: float = 0.0, alpha: float = 1.0, sx: float = 1.0, sy: float = 1.0) -> None:
-    """Blend ``shape`` into ``canvas`` in place: centre (cx, cy) px, mean radius ``radius`` px,
-    rotated by ``angle`` radians, stretched by (sx, sy) along its own axes, opacity ``alpha``."""
-    if alpha <= 0 or radius <= 0:
-        return
-    h, w = canvas.shape[:2]
+def strike_distance(tau: float, lead: float, reach: float) -> float:
+    """How far a striker is from its contact point ``tau`` s after the contact (< 0: before): at
+    rest at ``reach`` until ``lead`` s before, then accelerating from rest (fastest at contact),
+    then rebounding at once and settling at 0.4 ``reach``."""
+    if tau < -lead:
+        return reach
+    if tau < 0:
+        u = (tau + lead) / lead
+        return reach * (1 - u * u)
+    return 0.4 * reach * (1 - math.exp(-tau / 0.12))
+
+
+def shape_cover(shape: Shape, cx: float, cy: float, radius: float, height: int, width: int, angle: float = 0.0,
+                sx: float = 1.0, sy: float = 1.0) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray, np.ndarray] | None:
+    """Where ``shape`` (centre (cx, cy) px, mean radius ``radius`` px, rotated by ``angle``, stretched
+    by (sx, sy) along its own axes) covers a ``height`` x ``width`` canvas: the box (y0, y1, x0, x1),
+    the shape's own coordinates (u, v) in it, and the antialiased coverage (0..1); None off canvas."""
+    if radius <= 0:
+        return None
     ax, ay = radius * sx * shape.aspect, radius * sy / shape.aspect
     ext = _reach(shape) * max(ax, ay) + 2
-    x0, x1 = max(int(cx - ext), 0), min(int(cx + ext) + 2, w)
-    y0, y1 = max(int(cy - ext), 0), min(int(cy + ext) + 2, h)
+    x0, x1 = max(int(cx - ext), 0), min(int(cx + ext) + 2, width)
+    y0, y1 = max(int(cy - ext), 0), min(int(cy + ext) + 2, height)
     if x0 >= x1 or y0 >= y1:
-        return
+        return None
     dx = np.arange(x0, x1, dtype=np.float32)[None, :] - cx
     dy = np.arange(y0, y1, dtype=np.float32)[:, None] - cy
     c, s = math.cos(angle), math.sin(angle)
@@ -86,9 +98,19 @@ def paint(canvas: np.ndarray, shape: Shape, cx: float, cy: float, radius: float,
     v = (dy * c - dx * s) * shape.aspect / sy
     rho = np.hypot(u, v)
     edge = radius * shape.profile(np.arctan2(v, u)) if (shape.sides or any(shape.wobble)) else radius
-    a = np.clip(edge - rho + 0.5, 0.0, 1.0) * alpha
+    return (y0, y1, x0, x1), u, v, np.clip(edge - rho + 0.5, 0.0, 1.0)
+
+
+def paint(canvas: np.ndarray, shape: Shape, cx: float, cy: float, radius: float, colour: np.ndarray,
+          angle: float = 0.0, alpha: float = 1.0, sx: float = 1.0, sy: float = 1.0) -> None:
+    """Blend ``shape`` into ``canvas`` in place (placed as :func:`shape_cover` says), flat
+    ``colour``, opacity ``alpha``."""
+    cover = None if alpha <= 0 else shape_cover(shape, cx, cy, radius, *canvas.shape[:2], angle, sx, sy)
+    if cover is None:
+        return
+    (y0, y1, x0, x1), _, _, a = cover
     region = canvas[y0:y1, x0:x1]
-    region += (np.asarray(colour, np.float32) - region) * a[..., None]
+    region += (np.asarray(colour, np.float32) - region) * (a * alpha)[..., None]
 
 
 @dataclass

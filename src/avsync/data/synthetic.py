@@ -24,8 +24,10 @@ from typing import Any, Callable
 import numpy as np
 
 from avsync.data import synth_audio as sa
+from avsync.data import synth_real
 from avsync.data import synth_video as sv
 from avsync.data.manifest import ManifestRow, write_manifest
+from avsync.data.synth_config import SynthConfig
 from avsync.errors import AvsyncError, MediaError, UsageError
 from avsync.fileio import write_text_atomic
 
@@ -34,48 +36,6 @@ BANK_KINDS = ("real",)                  # made from the real-media bank (avsync.
 ALL_KINDS = KINDS + BANK_KINDS
 VISUAL_EVENTS = ("flash", "colour", "jump", "hit", "appear", "disappear")
 SPLITS = ("train",) * 8 + ("val", "test")   # by index modulo 10: 80/10/10
-
-
-@dataclass(frozen=True)
-class SynthConfig:
-    """What every clip of a set looks like. Sizes in px follow ``size``; the difficulty knobs are
-    the event counts, ``object_scale`` (event objects and mouths), ``distractors`` (most silent
-    movers), ``snr_db`` (event or speech level over the ambience; each sound varies +-6 dB around
-    it), ``unexplained`` (most sounds without a visible cause), ``speakers`` (most talkers in a dense
-    clip) and ``music`` (the share of dense clips showing a ball bouncing on irregular beats instead)."""
-
-    duration_sec: float = 10.0
-    size: int = 256
-    fps: float = 25.0
-    sample_rate: int = 16000
-    min_events: int = 1
-    max_events: int = 3
-    object_scale: float = 1.0
-    distractors: int = 4
-    snr_db: float = 20.0
-    unexplained: int = 2
-    speakers: int = 2
-    music: float = 0.25
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.min_events <= self.max_events:
-            raise ValueError("need 1 <= min_events <= max_events")
-        if self.size < 32 or self.duration_sec < 1.0 or self.fps <= 0 or self.sample_rate < 8000:
-            raise ValueError("need size >= 32 px, duration >= 1 s, fps > 0, sample_rate >= 8000")
-        if self.object_scale <= 0 or min(self.distractors, self.unexplained) < 0 or self.speakers < 1:
-            raise ValueError("need object_scale > 0, distractors >= 0, unexplained >= 0, speakers >= 1")
-        if not 0.0 <= self.music <= 1.0:
-            raise ValueError("music is a share: 0..1")
-
-    @property
-    def num_frames(self) -> int:
-        """Frames a clip has."""
-        return int(round(self.duration_sec * self.fps))
-
-    @property
-    def num_samples(self) -> int:
-        """Audio samples a clip has."""
-        return int(round(self.duration_sec * self.sample_rate))
 
 
 @dataclass
@@ -167,14 +127,7 @@ class Actor:
     striker_colour: np.ndarray | None = None
 
     def _striker_pos(self, t: float) -> tuple[float, float]:
-        tau = t - self.t
-        if tau < -self.lead:
-            d = self.reach
-        elif tau < 0:
-            u = (tau + self.lead) / self.lead
-            d = self.reach * (1 - u * u)              # accelerates from rest, fastest at contact
-        else:
-            d = 0.4 * self.reach * (1 - math.exp(-tau / 0.12))   # rebounds at once, then settles
+        d = sv.strike_distance(t - self.t, self.lead, self.reach)
         gap = self.radius * 1.6 + d
         return self.cx + self.direction[0] * gap, self.cy + self.direction[1] * gap
 
@@ -499,8 +452,6 @@ def _static(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, np.ndarr
 
 
 def _real(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Any, np.ndarray, list[dict[str, Any]]]:
-    from avsync.data import synth_real   # imports this module: loaded on first use
-
     return synth_real.build(rng, cfg)
 
 
