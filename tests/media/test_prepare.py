@@ -32,7 +32,7 @@ def in_dir(tmp_path_factory):
 def test_prepare_folder(tmp_path, in_dir):
     before = digest(in_dir)
     out = tmp_path / "out"
-    summary = prepare_folder(in_dir, out, workers=2, progress=False)
+    summary = prepare_folder(in_dir, out, workers=2)
     assert sorted(summary.done) == sorted(str(out / n) for n in ("a.mp4", "sub/b.mp4", "vfr.mp4"))
     assert sorted(e.split(":")[0] for _, e in summary.failed) == sorted(str(in_dir / n) for n in ("notes.mp4", "silent.mp4"))
     assert digest(in_dir) == before
@@ -54,7 +54,7 @@ def test_prepare_folder(tmp_path, in_dir):
 
     (out / "a.mp4").unlink()  # as if interrupted before a.mp4 was renamed into place
     (out / ".a.99999.tmp.mp4").write_bytes(b"partial")
-    again = prepare_folder(in_dir, out, workers=1, progress=False)
+    again = prepare_folder(in_dir, out, workers=1)
     assert again.done == [str(out / "a.mp4")] and len(again.skipped) == 2 and len(again.failed) == 2
 
 
@@ -68,7 +68,7 @@ def test_cli_prepare_reports_failures(tmp_path, in_dir, capsys):
 
 def test_refuses_output_inside_input(in_dir):
     with pytest.raises(UsageError):
-        prepare_folder(in_dir, in_dir / "out", progress=False)
+        prepare_folder(in_dir, in_dir / "out")
     with pytest.raises(UsageError):
-        prepare_folder(in_dir / "nope", in_dir.parent / "x", progress=False)
+        prepare_folder(in_dir / "nope", in_dir.parent / "x")
     assert main(["prepare", str(in_dir), str(in_dir / "o"), "--workers", "0"]) == 2

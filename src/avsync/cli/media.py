@@ -97,12 +97,16 @@ def run_shift(args: argparse.Namespace) -> int:
 def run_prepare(args: argparse.Namespace) -> int:
     """Re-encode the folder, then summarise: written, skipped, failed (each failure on its own line)."""
     from avsync.errors import UsageError
+    from avsync.cli.common import progress_bar
     from avsync.media.prepare import PrepareConfig, prepare_folder
 
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
     cfg = PrepareConfig(fps=args.fps, size=args.size, sample_rate=args.sample_rate)
-    summary = prepare_folder(args.in_dir, args.out_dir, args.workers, cfg, progress=sys.stderr.isatty())
+    with progress_bar(2, "prepare") as bar:      # its total is known once the folder is planned
+        task = bar.add_task("prepare", total=None, name="")
+        summary = prepare_folder(args.in_dir, args.out_dir, args.workers, cfg,
+                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
     print(f"prepare: {len(summary.done)} written, {len(summary.skipped)} already done, "
           f"{len(summary.failed)} failed")
     for _, error in summary.failed:

@@ -59,15 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Generate the set and print a summary; exit 1 if some clips failed."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
+    from avsync.cli.common import progress_bar
     from avsync.data.synthetic import Encoding, SynthConfig, generate_set
 
     if args.n < 1 or args.workers < 1:
@@ -91,9 +84,8 @@ def run(args: argparse.Namespace) -> int:
         load_banks(args.real_dir)
     console = Console(stderr=True)
     start = time.time()
-    columns = (TextColumn(f"synth {args.kind}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("clips", total=args.n)
+    with progress_bar(args.n, f"synth {args.kind}", minimum=1) as bar:
+        task = bar.add_task("clips", total=args.n, name="")
         manifest, failures = generate_set(args.out, args.kind, args.n, args.seed, cfg,
                                           Encoding(args.vcodec, args.acodec, args.crf), args.workers,
                                           progress=lambda i, err: bar.advance(task))

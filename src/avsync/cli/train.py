@@ -87,8 +87,9 @@ def run_offsets(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a model on fixed offsets; print a table, write the report and the confusion PNG."""
     from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
+
+    from avsync.cli.common import progress_bar
 
     from avsync.data.datasets import ClipSpec, FixedDataset, load_sources
     from avsync.evaluate import evaluate, plot_confusion, write_report
@@ -105,9 +106,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         crops = _fixed_crops(args.data, args.split, args.kinds, spec.window_sec, spec.grid, args.per_source, args.seed)
     kinds = {s.path: s.kind for s in load_sources(args.data, None, None)}
     dataset = FixedDataset(crops, spec, kinds)
-    console = Console(stderr=True)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("evaluating", total=len(dataset))
+    with progress_bar(len(dataset), "evaluating") as bar:
+        task = bar.add_task("evaluating", total=len(dataset), name="")
         report = evaluate(model, dataset, args.batch_size, args.workers, args.device, str(weights),
                           ", ".join(args.data), args.offsets, progress=lambda n: bar.advance(task, n))
     table = Table(title=f"{Path(weights).name} on {report.n_clips} clips")

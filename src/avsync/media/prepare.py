@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import av
 import numpy as np
@@ -164,10 +164,12 @@ def plan_folder(in_dir: Path, out_dir: Path) -> list[tuple[Path, Path]]:
 
 
 def prepare_folder(in_dir: str | Path, out_dir: str | Path, workers: int | None = None,
-                   cfg: PrepareConfig = PrepareConfig(), progress: bool = True) -> PrepareSummary:
+                   cfg: PrepareConfig = PrepareConfig(),
+                   progress: Callable[[int, int], None] | None = None) -> PrepareSummary:
     """Re-encode every video under ``in_dir`` into ``out_dir`` (same layout, .mp4) with ``workers``
     processes. Outputs that already exist are skipped (they are complete: each is renamed into place
-    only when finished), so an interrupted run resumes. Failures are collected, not raised."""
+    only when finished), so an interrupted run resumes. Failures are collected, not raised.
+    ``progress(done, total)`` is called as each file finishes."""
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     if not in_dir.is_dir():
         raise UsageError(f"{in_dir}: not a folder")
@@ -187,22 +189,17 @@ def prepare_folder(in_dir: str | Path, out_dir: str | Path, workers: int | None 
 
 
 def _run(todo: list[tuple[Path, Path]], workers: int, cfg: PrepareConfig, summary: PrepareSummary,
-         progress: bool) -> None:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+         progress: Callable[[int, int], None] | None) -> None:
     if not todo:
         return
-    columns = (TextColumn("prepare"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar, \
-            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        task = bar.add_task("prepare", total=len(todo))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(_work, str(src), str(dst), cfg): (src, dst) for src, dst in todo}
-        for future in as_completed(futures):
+        for n, future in enumerate(as_completed(futures), start=1):
             src, dst = futures[future]
             error = future.result()
             if error is None:
                 summary.done.append(str(dst))
             else:
                 summary.failed.append((str(src), error))
-            bar.advance(task)
+            if progress is not None:
+                progress(n, len(todo))
