@@ -50,3 +50,20 @@ def check_visible_and_audible(path: str, frames: np.ndarray, audio: np.ndarray, 
         assert diff[k - 1] >= max(1.5 * np.median(window), 3.0), (path, e, diff[k - 1])
         visible += 1
     return visible
+
+
+def state_breaks(layer: object, duration: float, scale: np.ndarray, h: float = 1e-3) -> list[float]:
+    """Start times of the discontinuities (value or velocity) of a layer's drawn state, each
+    component divided by ``scale`` first (positions by the frame size, colours by 255): a 1 ms step
+    that jumps > 0.02 or whose second difference is > 2e-4; the first step of each cluster
+    (clusters split by 50 ms of continuity)."""
+    ts = np.arange(0.0, duration, h)
+    s = np.stack([layer.state(t) for t in ts]) / scale
+    flagged = np.union1d(np.flatnonzero(np.abs(np.diff(s, axis=0)).max(1) > 0.02),
+                         np.flatnonzero(np.abs(np.diff(s, 2, axis=0)).max(1) > 2e-4))
+    starts, last = [], -1e9
+    for j in flagged:
+        if ts[j] - last > 0.05:
+            starts.append(float(ts[j]))
+        last = ts[j]
+    return starts

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 from scipy.io import wavfile
-from synth_checks import audio_onsets, check_visible_and_audible
+from synth_checks import audio_onsets, check_visible_and_audible, state_breaks
 
 from avsync.cli import main
 from avsync.data import banks as banks_mod
@@ -143,24 +143,15 @@ def test_every_visible_event_is_visible_and_audible_at_its_time(clips, bank, tmp
                               sounds(row.events))
 
 
-def _breaks(layer, duration: float, h: float = 1e-3) -> list[float]:
-    """Starts of the discontinuities of a layer's drawn state (as test_synthetic.state_breaks:
-    a jump > 2 % of the frame / of a 0..1 quantity, or a second difference > 2e-4, 1 ms steps)."""
-    ts = np.arange(0.0, duration, h)
-    states = np.stack([layer.state(t) for t in ts])
-    scale = np.ones(states.shape[1])
+def _breaks(layer, duration: float) -> list[float]:
+    """The discontinuities of a layer's drawn state (synth_checks.state_breaks), positions as
+    fractions of the frame, the rest (0..1 quantities) as they are."""
+    n = len(layer.state(0.0))
+    scale = np.ones(n)
     scale[:2] = SIZE
     if isinstance(layer, Prop):
         scale[6:8] = SIZE
-    s = states / scale
-    flagged = np.union1d(np.flatnonzero(np.abs(np.diff(s, axis=0)).max(1) > 0.02),
-                         np.flatnonzero(np.abs(np.diff(s, 2, axis=0)).max(1) > 2e-4))
-    starts, last = [], -1e9
-    for j in flagged:
-        if ts[j] - last > 0.05:
-            starts.append(float(ts[j]))
-        last = ts[j]
-    return starts
+    return state_breaks(layer, duration, scale)
 
 
 def _spike(frames: np.ndarray, t: float) -> float:

@@ -26,7 +26,7 @@ from avsync.cli import main
 from avsync.data.manifest import read_manifest
 from avsync.data.synthetic import KINDS, Actor, SynthConfig, make_clip, split_of, write_clip
 from avsync.media import read_clip
-from synth_checks import audio_onsets, check_visible_and_audible
+from synth_checks import audio_onsets, check_visible_and_audible, state_breaks
 
 SR, FPS, SIZE = 16000, 25.0, 64
 
@@ -37,26 +37,14 @@ def decoded(path: str, duration: float) -> tuple[np.ndarray, np.ndarray]:
     return clip.frames.numpy().astype(np.float32), clip.audio.numpy()
 
 
-def state_breaks(layer: object, duration: float, size: int, h: float = 1e-3) -> list[float]:
-    """Start times of the discontinuities (value or velocity) of a layer's drawn state: the first
-    1 ms step of each cluster (clusters split by 50 ms of continuity)."""
-    ts = np.arange(0.0, duration, h)
-    states = np.stack([layer.state(t) for t in ts])
-    # positions and sizes as fractions of the frame, colours of 255, the rest as they are
+def layer_breaks(layer: object, duration: float, size: int) -> list[float]:
+    """The discontinuities of a layer (synth_checks.state_breaks), positions and sizes as fractions
+    of the frame, colours of 255, the rest as they are."""
     if isinstance(layer, Actor):      # x, y, r, g, b, alpha, sx, sy, striker x, y
         scale = np.array([size, size, 255, 255, 255, 1, 1, 1, size, size], np.float64)
     else:                             # x, y, radius, angle, r, g, b
         scale = np.array([size, size, size, 1, 255, 255, 255], np.float64)
-    s = states / scale
-    jump = np.abs(np.diff(s, axis=0)).max(1) > 0.02
-    kink = np.abs(np.diff(s, 2, axis=0)).max(1) > 2e-4
-    flagged = np.union1d(np.where(jump)[0], np.where(kink)[0])
-    starts, last = [], -1e9
-    for j in flagged:
-        if ts[j] - last > 0.05:
-            starts.append(float(ts[j]))
-        last = ts[j]
-    return starts
+    return state_breaks(layer, duration, scale)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +81,7 @@ def test_sparse_clips_make_no_sound_making_change_outside_their_events():
     for i in range(4):
         clip = make_clip("sparse", 12, i, cfg)
         visual_times = [e["t"] for e in clip.events if e["visual"]]
-        breaks = [b for layer in clip.scene.layers for b in state_breaks(layer, cfg.duration_sec, SIZE)]
+        breaks = [b for layer in clip.scene.layers for b in layer_breaks(layer, cfg.duration_sec, SIZE)]
         # every discontinuity starts within one frame of a listed visual event, and each event has one
         assert all(min(abs(b - t) for t in visual_times) <= 1 / FPS for b in breaks), (i, breaks, visual_times)
         assert all(min(abs(b - t) for b in breaks) <= 1 / FPS for t in visual_times), (i, breaks, visual_times)
