@@ -24,7 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 
-from avsync.data.real import (AudioSample, Bank, Catalogue, RealClip, Source, load_catalogue,
+from avsync.data.real import (AudioSample, CatalogueBank, Catalogue, RealClip, CatalogueSource, load_catalogue,
                               read_audio_bank, read_corpus, write_audio_bank, write_corpus)
 from avsync.data.real_corpus import (State, build_bank, build_source, clips_of, load_state, save_state,
                                      sounds_of)
@@ -41,7 +41,7 @@ class Outcome:
     """One catalogue entry after this run: its state (None if it could not be built), what happened,
     and whether that counts as a failure."""
 
-    entry: Source | Bank
+    entry: CatalogueSource | CatalogueBank
     state: State | None
     note: str
     failed: bool = False
@@ -52,9 +52,9 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
-def refused(entry: Source | Bank, state: State) -> list[str]:
+def refused(entry: CatalogueSource | CatalogueBank, state: State) -> list[str]:
     """Files the catalogue names for ``entry`` that are reserved (and so were not copied)."""
-    named = {c.member for c in entry.clips} if isinstance(entry, Source) else {entry.inner}
+    named = {c.member for c in entry.clips} if isinstance(entry, CatalogueSource) else {entry.inner}
     return sorted(named & {m for m, _ in state.reserved})
 
 
@@ -68,9 +68,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def selected(catalogue: Catalogue, only: list[str] | None, audio: bool) -> list[Source | Bank]:
+def selected(catalogue: Catalogue, only: list[str] | None, audio: bool) -> list[CatalogueSource | CatalogueBank]:
     """The entries to work on this run; UsageError for an id the catalogue does not have."""
-    entries: list[Source | Bank] = [*catalogue.sources, *(catalogue.banks if audio else ())]
+    entries: list[CatalogueSource | CatalogueBank] = [*catalogue.sources, *(catalogue.banks if audio else ())]
     if only:
         known = {e.id for e in catalogue.sources} | {b.id for b in catalogue.banks}
         unknown = sorted(set(only) - known)
@@ -88,7 +88,7 @@ def describe(state: State) -> str:
     return f"{plural(len(state.sounds), 'sound')}, {sum(s['duration_sec'] for s in state.sounds) / 60:.1f} min"
 
 
-def build(entry: Source | Bank, root: Path, progress: Progress, task: TaskID) -> State:
+def build(entry: CatalogueSource | CatalogueBank, root: Path, progress: Progress, task: TaskID) -> State:
     """Fetch the entry's archive (progress in bytes) and take its files out (progress in files)."""
     def on_bytes(done: int, total: int | None) -> None:
         size = f"/{total / 1e6:.1f}" if total else ""
@@ -104,12 +104,12 @@ def build(entry: Source | Bank, root: Path, progress: Progress, task: TaskID) ->
     progress.update(task, status=f"fetching {entry.archive.file}")
     archive = fetch(entry.archive, root / ".downloads", on_bytes)
     progress.update(task, completed=0, total=None, status="extracting")
-    if isinstance(entry, Source):
+    if isinstance(entry, CatalogueSource):
         return build_source(root, entry, archive, tick)
     return build_bank(root, entry, archive, tick)
 
 
-def update(entry: Source | Bank, root: Path, progress: Progress) -> Outcome:
+def update(entry: CatalogueSource | CatalogueBank, root: Path, progress: Progress) -> Outcome:
     """Bring one entry up to date: nothing to do if its files are there, else fetch and extract."""
     state = load_state(root, entry)
     if state is not None:
@@ -125,7 +125,7 @@ def update(entry: Source | Bank, root: Path, progress: Progress) -> Outcome:
         progress.remove_task(task)
 
 
-def process(entry: Source | Bank, root: Path, progress: Progress) -> Outcome:
+def process(entry: CatalogueSource | CatalogueBank, root: Path, progress: Progress) -> Outcome:
     """:func:`update`, and a failure when the catalogue names reserved material for the entry."""
     o = update(entry, root, progress)
     bad = refused(entry, o.state) if o.state is not None else []
@@ -141,7 +141,7 @@ def _progress() -> Progress:
                     disable=not out.is_terminal)
 
 
-def run_all(entries: list[Source | Bank], root: Path) -> list[Outcome]:
+def run_all(entries: list[CatalogueSource | CatalogueBank], root: Path) -> list[Outcome]:
     """Process the entries in order, one status line each."""
     outcomes = []
     with _progress() as progress:
@@ -155,7 +155,7 @@ def run_all(entries: list[Source | Bank], root: Path) -> list[Outcome]:
     return outcomes
 
 
-def current_states(catalogue: Catalogue, root: Path, done: list[Outcome]) -> list[tuple[Source | Bank, State]]:
+def current_states(catalogue: Catalogue, root: Path, done: list[Outcome]) -> list[tuple[CatalogueSource | CatalogueBank, State]]:
     """The up-to-date state of every catalogue entry that has one (this run's, else on disk)."""
     fresh = {(type(o.entry), o.entry.id): o.state for o in done}
     states = []
@@ -175,7 +175,7 @@ def _unchanged(path: Path, rows: list[Any], reader: Callable[[Path], list[Any]])
         return False
 
 
-def write_manifests(root: Path, states: list[tuple[Source | Bank, State]]) -> tuple[list[RealClip], list[AudioSample]]:
+def write_manifests(root: Path, states: list[tuple[CatalogueSource | CatalogueBank, State]]) -> tuple[list[RealClip], list[AudioSample]]:
     """manifest.csv and audio/manifest.csv from the states (rewritten only when they change)."""
     clips = [c for _, s in states for c in clips_of(root, s)]
     sounds = [a for _, s in states for a in sounds_of(root, s)]
@@ -206,7 +206,7 @@ def print_audio(sounds: list[AudioSample]) -> None:
     out.print(f"audio: {plural(len(sounds), 'file')}, {sum(minutes.values()):.1f} min (minutes per category: {per})")
 
 
-def print_reserved(states: list[tuple[Source | Bank, State]]) -> None:
+def print_reserved(states: list[tuple[CatalogueSource | CatalogueBank, State]]) -> None:
     """One line per reserved file met in an archive (never copied)."""
     for entry_id, member, reason in sorted({(e.id, m, r) for e, s in states for m, r in s.reserved}):
         out.print(f"reserved, skipped: {entry_id}: {member} ({reason})")

@@ -183,7 +183,7 @@ def read_audio_bank(path_or_dir: str | Path) -> list[AudioSample]:
 
 
 @dataclass(frozen=True)
-class ClipSpec:
+class CatalogueClip:
     """One file taken from a source: ``member`` in the archive, saved as ``name``; ``end_sec`` None
     means the end of the file."""
 
@@ -207,17 +207,17 @@ class Archive:
 
 
 @dataclass(frozen=True)
-class Source:
+class CatalogueSource:
     """A source of clips with sound: one archive, its files, and the group they all belong to."""
 
     id: str
     archive: Archive
     group: str
-    clips: tuple[ClipSpec, ...]
+    clips: tuple[CatalogueClip, ...]
 
 
 @dataclass(frozen=True)
-class Bank:
+class CatalogueBank:
     """An audio bank: the members of ``archive`` (or of the archive ``inner`` inside it) under
     ``root``, categorised by ``rules`` (regular expression on the path below ``root`` -> category,
     first match wins, category ``skip`` drops the file, no match drops it too)."""
@@ -240,8 +240,8 @@ class Bank:
 class Catalogue:
     """Everything the fetch script takes: clip sources and audio banks."""
 
-    sources: tuple[Source, ...]
-    banks: tuple[Bank, ...]
+    sources: tuple[CatalogueSource, ...]
+    banks: tuple[CatalogueBank, ...]
 
 
 def _archive(entry: dict[str, Any]) -> Archive:
@@ -251,22 +251,22 @@ def _archive(entry: dict[str, Any]) -> Archive:
                    entry["sha256"], entry["licence"])
 
 
-def _source(entry: dict[str, Any]) -> Source:
-    clips = tuple(ClipSpec(c["member"], c["name"], c["content"], float(c.get("start_sec", 0.0)),
+def _source(entry: dict[str, Any]) -> CatalogueSource:
+    clips = tuple(CatalogueClip(c["member"], c["name"], c["content"], float(c.get("start_sec", 0.0)),
                            None if c.get("end_sec") is None else float(c["end_sec"])) for c in entry["clips"])
     if entry["group"] not in GROUPS:
         raise ValueError(f"group {entry['group']!r} is not one of {', '.join(GROUPS)}")
     bad = [c.content for c in clips if c.content not in CONTENT_TYPES]
     if bad:
         raise ValueError(f"content {bad[0]!r} is not one of {', '.join(CONTENT_TYPES)}")
-    return Source(entry["id"], _archive(entry), entry["group"], clips)
+    return CatalogueSource(entry["id"], _archive(entry), entry["group"], clips)
 
 
-def _bank(entry: dict[str, Any]) -> Bank:
+def _bank(entry: dict[str, Any]) -> CatalogueBank:
     rules = tuple((str(r["match"]), str(r["category"])) for r in entry["rules"])
     for pattern, _ in rules:
         re.compile(pattern)
-    return Bank(entry["id"], _archive(entry), entry["root"], rules, entry.get("inner"))
+    return CatalogueBank(entry["id"], _archive(entry), entry["root"], rules, entry.get("inner"))
 
 
 def load_catalogue(path: str | Path | None = None) -> Catalogue:

@@ -18,7 +18,7 @@ from typing import Any
 import av
 
 from avsync.data.archives import Extraction, extract, extract_members, sha256_of
-from avsync.data.real import AudioSample, Bank, ClipSpec, RealClip, Source
+from avsync.data.real import AudioSample, CatalogueBank, CatalogueClip, RealClip, CatalogueSource
 from avsync.errors import MediaError
 from avsync.fileio import write_text_atomic
 from avsync.media import probe
@@ -38,22 +38,22 @@ class State:
     reserved: list[list[str]] = field(default_factory=list)     # [member, reason]
 
 
-def entry_key(entry: Source | Bank) -> str:
+def entry_key(entry: CatalogueSource | CatalogueBank) -> str:
     """The state file's stem: ``av-<id>`` or ``audio-<id>``."""
-    return f"{'av' if isinstance(entry, Source) else 'audio'}-{entry.id}"
+    return f"{'av' if isinstance(entry, CatalogueSource) else 'audio'}-{entry.id}"
 
 
-def spec_of(entry: Source | Bank) -> dict[str, Any]:
+def spec_of(entry: CatalogueSource | CatalogueBank) -> dict[str, Any]:
     """The entry's catalogue record as plain JSON data (a change to it rebuilds the entry)."""
     return json.loads(json.dumps(asdict(entry)))
 
 
-def state_path(root: Path, entry: Source | Bank) -> Path:
+def state_path(root: Path, entry: CatalogueSource | CatalogueBank) -> Path:
     """Where the state of ``entry`` is kept."""
     return root / ".state" / f"{entry_key(entry)}.json"
 
 
-def load_state(root: Path, entry: Source | Bank) -> State | None:
+def load_state(root: Path, entry: CatalogueSource | CatalogueBank) -> State | None:
     """The entry's state if it matches the catalogue and every file it lists is there unchanged."""
     path = state_path(root, entry)
     try:
@@ -69,7 +69,7 @@ def load_state(root: Path, entry: Source | Bank) -> State | None:
     return state
 
 
-def save_state(root: Path, entry: Source | Bank, state: State) -> None:
+def save_state(root: Path, entry: CatalogueSource | CatalogueBank, state: State) -> None:
     """Write the entry's state (temp file + rename)."""
     write_text_atomic(state_path(root, entry), json.dumps(asdict(state), indent=1))
 
@@ -92,7 +92,7 @@ def audio_duration(path: str | Path) -> float:
         raise MediaError(path, f"cannot read the audio ({e})") from None
 
 
-def _clip_row(path: Path, source: Source, clip: ClipSpec) -> RealClip:
+def _clip_row(path: Path, source: CatalogueSource, clip: CatalogueClip) -> RealClip:
     """The manifest row of one extracted clip, after checking it has picture and sound."""
     info = probe(path)
     if info.video is None or info.audio is None:
@@ -106,7 +106,7 @@ def _clip_row(path: Path, source: Source, clip: ClipSpec) -> RealClip:
                     info.duration_sec, clip.content, clip.start_sec, min(end, info.duration_sec), source.group)
 
 
-def build_source(root: Path, source: Source, archive: Path, tick: Tick = lambda: None) -> State:
+def build_source(root: Path, source: CatalogueSource, archive: Path, tick: Tick = lambda: None) -> State:
     """Take the source's clips out of its archive into ``root/av`` and describe them."""
     wanted = {c.member: root / "av" / c.name for c in source.clips}
     got = extract_members(archive, wanted)
@@ -121,7 +121,7 @@ def build_source(root: Path, source: Source, archive: Path, tick: Tick = lambda:
     return state
 
 
-def _inner_archive(root: Path, bank: Bank, archive: Path, reserved: list[list[str]]) -> Path:
+def _inner_archive(root: Path, bank: CatalogueBank, archive: Path, reserved: list[list[str]]) -> Path:
     """The archive inside ``archive`` that the bank reads (e.g. a game's .pk3), cached in .downloads."""
     dest = root / ".downloads" / bank.id / Path(bank.inner).name
     got = extract_members(archive, {bank.inner: dest})
@@ -131,7 +131,7 @@ def _inner_archive(root: Path, bank: Bank, archive: Path, reserved: list[list[st
     return dest
 
 
-def _chooser(bank: Bank, base: Path, tick: Tick) -> tuple[Callable[[str], Path | None], dict[str, str]]:
+def _chooser(bank: CatalogueBank, base: Path, tick: Tick) -> tuple[Callable[[str], Path | None], dict[str, str]]:
     """choose(member) -> where a bank member goes (None: not taken), and the categories it chose."""
     categories: dict[str, str] = {}
 
@@ -150,7 +150,7 @@ def _chooser(bank: Bank, base: Path, tick: Tick) -> tuple[Callable[[str], Path |
     return choose, categories
 
 
-def build_bank(root: Path, bank: Bank, archive: Path, tick: Tick = lambda: None) -> State:
+def build_bank(root: Path, bank: CatalogueBank, archive: Path, tick: Tick = lambda: None) -> State:
     """Take the bank's sounds out of its archive into ``root/audio/<bank>`` and describe them."""
     state = State(spec_of(bank))
     source = _inner_archive(root, bank, archive, state.reserved) if bank.inner else archive
