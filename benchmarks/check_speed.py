@@ -96,7 +96,7 @@ def main() -> None:
               "folder_sec": round(t_folder, 2), "files_per_min": round(args.files / t_folder * 60, 1),
               "load_average": os.getloadavg()[0], "threads": __import__("torch").get_num_threads()}
     print(json.dumps(result, indent=1))
-    print(f"\n| video | PyAV decode s | check s | check / decode | windows | whole CLI s |\n|---|---|---|---|---|---|")
+    print("\n| video | PyAV decode s | check s | check / decode | windows | whole CLI s |\n|---|---|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['decode_sec']:.2f} | {r['check_sec']:.2f} | {r['ratio']:.1f}x | {r['windows']} | "
               f"{r.get('cli_sec', '')} |")

@@ -18,8 +18,15 @@ import time
 import torch
 from torch.utils.data import DataLoader
 
+from avsync.clip import ClipSpec
 from avsync.data.augment import AugmentConfig
-from avsync.data.datasets import ClipSpec, CropDataset, RunSampler, collate, load_sources, with_durations
+from avsync.data.datasets import (
+    CropDataset,
+    RunSampler,
+    collate,
+    load_sources,
+    with_durations,
+)
 from avsync.models import create
 from avsync.offsets import CropSampler
 

@@ -25,7 +25,16 @@ from rich.table import Table
 import avsync
 from avsync.data.real import read_corpus
 from avsync.errors import AvsyncError
-from avsync.real_dev import VERSION, Case, Outcome, build_cases, render_case, score_check, score_timeline, summarise
+from avsync.real_dev import (
+    VERSION,
+    Case,
+    Outcome,
+    build_cases,
+    render_case,
+    score_check,
+    score_timeline,
+    summarise,
+)
 
 console = Console(stderr=True)
 OUT = Console(width=160)

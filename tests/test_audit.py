@@ -12,9 +12,21 @@ import numpy as np
 import pytest
 import torch
 
-from avsync.audit import (CLEAN, LEAKS, PROBES, Encoding, ProbeConfig, ProbeDataset, leak_test, make_sources,
-                          run_audit, static_maker, still_maker, temporal_residual)
-from avsync.data.datasets import ClipSpec
+from avsync.audit import (
+    CLEAN,
+    LEAKS,
+    PROBES,
+    Encoding,
+    ProbeConfig,
+    ProbeDataset,
+    leak_test,
+    make_sources,
+    run_audit,
+    static_maker,
+    still_maker,
+    temporal_residual,
+)
+from avsync.clip import ClipSpec
 
 # A probe small enough for the test suite: 32 px, 0.4 s crops, 5 offset classes (chance 20 %).
 TINY = ProbeConfig(size=32, frame_size=32, window_sec=0.4, offset_max_sec=0.4, offset_step_sec=0.2,

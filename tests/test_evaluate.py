@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from avsync.evaluate import OffsetMetrics, Predictions, make_report, plot_confusion, write_report
+from avsync.evaluate import (
+    OffsetMetrics,
+    Predictions,
+    make_report,
+    plot_confusion,
+    write_report,
+)
 from avsync.offsets import OffsetGrid
 
 GRID = OffsetGrid()

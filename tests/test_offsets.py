@@ -4,7 +4,14 @@ import random
 
 import pytest
 
-from avsync.offsets import Crop, CropSampler, OffsetGrid, make_fixed_offsets, read_fixed_offsets, write_fixed_offsets
+from avsync.offsets import (
+    Crop,
+    CropSampler,
+    OffsetGrid,
+    make_fixed_offsets,
+    read_fixed_offsets,
+    write_fixed_offsets,
+)
 
 
 def test_default_grid_is_the_papers():

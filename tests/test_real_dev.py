@@ -5,12 +5,19 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from sync_clips import FPS, SR, burst_times, flash_times, make_clip, matched_lags
 
 from avsync.data.real import RealClip
 from avsync.media import read_clip
-from avsync.real_dev import (BEYOND_OFFSET, Case, build_cases, render_case, score_check, score_timeline,
-                             summarise)
-from sync_clips import FPS, SR, burst_times, flash_times, make_clip, matched_lags
+from avsync.real_dev import (
+    BEYOND_OFFSET,
+    Case,
+    build_cases,
+    render_case,
+    score_check,
+    score_timeline,
+    summarise,
+)
 
 
 def clip(source, seconds, content="speech", group="dev", start=0.0, end=None, path=None):

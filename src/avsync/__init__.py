@@ -65,7 +65,13 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu
     ``"xcorr"`` (the training-free baseline), the path of a ``.safetensors`` file or of a training
     checkpoint folder (``runs/NAME/checkpoints/step-N/``); its calibration
     (``<name>.calibration.json`` beside the weights) is loaded when present."""
-    from avsync.checker import Calibration, ModelEstimator, SyncChecker, calibration_path, weights_digest
+    from avsync.checker import (
+        Calibration,
+        ModelEstimator,
+        SyncChecker,
+        calibration_path,
+        weights_digest,
+    )
 
     weights = resolve_weights(name_or_path)
     if weights is None:

@@ -47,7 +47,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from avsync.data.datasets import ClipSpec, DecodedCache, Source, collate, load_example
+from avsync.clip import ClipSpec
+from avsync.data.datasets import DecodedCache, Source, collate, load_example
 from avsync.errors import UsageError
 from avsync.offsets import Crop, CropSampler, OffsetGrid
 

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 from typing import IO, Any, Iterable
 
+from avsync.checker.results import CheckResult
 from avsync.errors import UsageError
 from avsync.fileio import atomic_path, ensure_writable, write_text_atomic
-from avsync.checker.results import CheckResult
 
 FORMATS = ("table", "json", "jsonl", "csv")
 CSV_FIELDS = ["path", "offset_sec", "offset_frames", "confidence", "synchronisable", "windows", "top",

@@ -9,18 +9,18 @@ import sys
 
 import pytest
 import torch
+from helpers import make_video
+from sync_clips import make_clip
 
 import avsync
-from avsync.checker.xcorr import XcorrEstimator
-from avsync.errors import NoAudioStreamError, TooShortError, UsageError
 from avsync.checker import Calibration, CheckResult, SyncChecker, WindowResult
 from avsync.checker.calibration import fit_temperature, reliability
 from avsync.checker.combine import combine, posterior, refine_offset, window_starts
 from avsync.checker.fitting import fit_calibration, measure, simulate
 from avsync.checker.timeline import analyse_timeline, segment_offsets
+from avsync.checker.xcorr import XcorrEstimator
+from avsync.errors import NoAudioStreamError, TooShortError, UsageError
 from avsync.offsets import OffsetGrid
-from helpers import make_video
-from sync_clips import make_clip
 
 GRID = OffsetGrid(2.0, 0.2)
 

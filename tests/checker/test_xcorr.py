@@ -6,11 +6,16 @@ import math
 
 import pytest
 import torch
-
-from avsync.checker.xcorr import XcorrEstimator, lagged_correlation, motion_energy, onset_strength
-from avsync.checker import SyncChecker
-from avsync.media import shift_audio
 from sync_clips import FPS, SR, make_clip
+
+from avsync.checker import SyncChecker
+from avsync.checker.xcorr import (
+    XcorrEstimator,
+    lagged_correlation,
+    motion_energy,
+    onset_strength,
+)
+from avsync.media import shift_audio
 
 
 def test_lagged_correlation_sign_and_lag():

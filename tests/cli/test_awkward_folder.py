@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from avsync.media import write_video
 from helpers import make_video
 from sync_clips import make_clip
+
+from avsync.media import write_video
 
 AVSYNC = [str(Path(sys.executable).with_name("avsync"))]   # the console script, as a user runs it
 

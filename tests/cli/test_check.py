@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from cli_run import jsonl, run
 from helpers import make_video
 from sync_clips import make_clip, make_folder

@@ -10,18 +10,19 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_run import jsonl, run
 
 import avsync
 from avsync.checker import weights_digest
 from avsync.media import shift_audio
-from cli_run import jsonl, run
 
 SHIFTS = [-1.2, -0.3, 0.0, 0.7, 1.4]
 
 
 def synthetic_clip(path: Path, kind: str, index: int, seconds: float = 10.0) -> Path:
     """A clip of the synthetic generators from a seed no training set uses."""
-    from avsync.data.synthetic import SynthConfig, make_clip as synth_clip
+    from avsync.data.synthetic import SynthConfig
+    from avsync.data.synthetic import make_clip as synth_clip
     from avsync.media import write_video
 
     c = synth_clip(kind, 4242, index, SynthConfig(duration_sec=seconds, size=72))

@@ -8,7 +8,6 @@ import json
 import os
 
 import pytest
-
 from cli_run import jsonl, run
 from sync_clips import make_folder
 

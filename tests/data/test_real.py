@@ -14,8 +14,18 @@ import pytest
 from helpers import make_video
 
 from avsync.data.archives import extract, extract_members
-from avsync.data.real import (CONTENT_TYPES, GROUPS, AudioSample, RealClip, is_reserved, load_catalogue,
-                              read_audio_bank, read_corpus, write_audio_bank, write_corpus)
+from avsync.data.real import (
+    CONTENT_TYPES,
+    GROUPS,
+    AudioSample,
+    RealClip,
+    is_reserved,
+    load_catalogue,
+    read_audio_bank,
+    read_corpus,
+    write_audio_bank,
+    write_corpus,
+)
 from avsync.data.real_corpus import build_bank, build_source, load_state, save_state
 from avsync.errors import FileMissingError, MediaError, UsageError
 

@@ -21,12 +21,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synth_checks import audio_onsets, check_visible_and_audible, state_breaks
 
 from avsync.cli import main
 from avsync.data.manifest import read_manifest
-from avsync.data.synthetic import KINDS, Actor, SynthConfig, make_clip, split_of, write_clip
+from avsync.data.synthetic import (
+    KINDS,
+    Actor,
+    SynthConfig,
+    make_clip,
+    split_of,
+    write_clip,
+)
 from avsync.media import read_clip
-from synth_checks import audio_onsets, check_visible_and_audible, state_breaks
 
 SR, FPS, SIZE = 16000, 25.0, 64
 

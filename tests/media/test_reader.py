@@ -3,10 +3,23 @@
 import numpy as np
 import pytest
 import torch
-from helpers import IMPULSE_SEC, click_time, clip_indices, flash_time, frame_times, make_video
+from helpers import (
+    IMPULSE_SEC,
+    click_time,
+    clip_indices,
+    flash_time,
+    frame_times,
+    make_video,
+)
 
-from avsync.errors import (CorruptMediaError, NoAudioStreamError, NoVideoStreamError, TooShortError,
-                           UsageError, WindowError)
+from avsync.errors import (
+    CorruptMediaError,
+    NoAudioStreamError,
+    NoVideoStreamError,
+    TooShortError,
+    UsageError,
+    WindowError,
+)
 from avsync.media import Clip, probe, read_clip
 
 

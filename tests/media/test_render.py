@@ -3,9 +3,17 @@ and in the sound of the written file), and the still picture really is still."""
 
 import numpy as np
 import pytest
+from sync_clips import (
+    FPS,
+    SR,
+    burst_times,
+    event_times,
+    flash_times,
+    make_clip,
+    matched_lags,
+)
 
 from avsync.media import read_clip, render
-from sync_clips import FPS, SR, burst_times, event_times, flash_times, make_clip, matched_lags
 
 
 @pytest.fixture(scope="module")

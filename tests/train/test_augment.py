@@ -2,7 +2,14 @@
 
 import torch
 
-from avsync.data.augment import AugmentConfig, augment_audio, augment_video, center_crop, freq_mask, time_mask
+from avsync.data.augment import (
+    AugmentConfig,
+    augment_audio,
+    augment_video,
+    center_crop,
+    freq_mask,
+    time_mask,
+)
 
 
 def _gen(seed: int = 0) -> torch.Generator:

@@ -7,8 +7,15 @@ import pytest
 import torch
 
 from avsync.models import create, load_model_file
-from avsync.train.checkpoints import (CheckpointError, find_resumable, load_checkpoint_dir, load_partial, prune,
-                                      save_checkpoint_dir, verify)
+from avsync.train.checkpoints import (
+    CheckpointError,
+    find_resumable,
+    load_checkpoint_dir,
+    load_partial,
+    prune,
+    save_checkpoint_dir,
+    verify,
+)
 
 TINY = dict(frame_size=32, duration_sec=2.0, visual_widths=[8, 8, 16, 16], audio_widths=[8, 8, 16, 16],
             d_model=32, n_heads=2, n_selectors=4, selector_layers=1, sync_layers=1)

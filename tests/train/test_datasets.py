@@ -6,9 +6,20 @@ import pytest
 import torch
 from helpers import click_time, flash_time, make_video
 
+from avsync.clip import ClipSpec
 from avsync.data.augment import AugmentConfig
-from avsync.data.datasets import (ClipSpec, CropDataset, DecodedCache, FixedDataset, RunSampler, Source, collate,
-                                  load_example, load_sources, scan_folder, with_durations)
+from avsync.data.datasets import (
+    CropDataset,
+    DecodedCache,
+    FixedDataset,
+    RunSampler,
+    Source,
+    collate,
+    load_example,
+    load_sources,
+    scan_folder,
+    with_durations,
+)
 from avsync.offsets import Crop, OffsetGrid
 
 SPEC = ClipSpec(window_sec=2.0, fps=25.0, sample_rate=16000, frame_size=32, grid=OffsetGrid(), resize=36)

@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 import torch
+from conftest import tiny_overrides
 
 from avsync.cli import main
 from avsync.models import create
 from avsync.train.losses import cross_entropy, cross_video_scores
-from conftest import tiny_overrides
 
 AVST_TINY = {"model.name": "avst-enc-mp-tiny", "model.overrides.offset_max_sec": 0.4,
              "model.overrides.offset_step_sec": 0.2, "loss.kind": "auto", "loss.easy_steps": 3}

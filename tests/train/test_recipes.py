@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import make_dense_clip, write_manifest
 
 import avsync
 from avsync.cli import main
 from avsync.models import ModelConfig, available_models, get_config, load_model_file
 from avsync.train.config import load_config
-from conftest import make_dense_clip, write_manifest
 
 NAME = "sparsesync-default-32"
 TRAIN = Path(__file__).parents[2] / "configs" / "train"

@@ -9,12 +9,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import tiny_overrides
 
 from avsync.cli import main
 from avsync.data.datasets import load_sources, with_durations
-from avsync.offsets import CropSampler, OffsetGrid, make_fixed_offsets, write_fixed_offsets
+from avsync.offsets import (
+    CropSampler,
+    OffsetGrid,
+    make_fixed_offsets,
+    write_fixed_offsets,
+)
 from avsync.train.module import PlateauMonitor
-from conftest import tiny_overrides
 
 LN21 = math.log(21)
 

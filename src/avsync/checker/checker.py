@@ -22,12 +22,30 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import torch
 
 from avsync.checker.calibration import Calibration
-from avsync.checker.combine import posterior, refine_offset, top_classes, window_evidence, window_starts
+from avsync.checker.combine import (
+    posterior,
+    refine_offset,
+    top_classes,
+    window_evidence,
+    window_starts,
+)
 from avsync.checker.estimators import Estimator
-from avsync.checker.results import CheckResult, DesyncResult, Span, Timeline, WindowResult
+from avsync.checker.results import (
+    CheckResult,
+    DesyncResult,
+    Span,
+    Timeline,
+    WindowResult,
+)
 from avsync.checker.timeline import analyse_timeline
-from avsync.errors import AvsyncError, NoAudioStreamError, NoVideoStreamError, TooShortError
-from avsync.offsets import Crop, OffsetGrid
+from avsync.clip import ClipSpec, read_window
+from avsync.errors import (
+    AvsyncError,
+    NoAudioStreamError,
+    NoVideoStreamError,
+    TooShortError,
+)
+from avsync.offsets import OffsetGrid
 
 LOW_FPS = 10.0             # below this frame rate a check warns and states a coarser precision
 CHUNK_BYTES = 400e6        # decoded frames held by one read (overlapping windows decode once)
@@ -86,12 +104,10 @@ class SyncChecker:
         return Span(start, end - start, v.width * v.height, v.fps)
 
     def _load(self, path: str, start: float, window: float, audio_offset: float) -> tuple[torch.Tensor, torch.Tensor]:
-        from avsync.data.datasets import ClipSpec, load_example
-
+        """One stretch as the estimator takes it, read exactly as evaluation reads a crop (avsync.clip)."""
         e = self.estimator
-        spec = ClipSpec(window, e.fps, e.sample_rate, e.frame_size, e.grid, e.resize)
-        item = load_example(Crop(path, audio_offset, start), spec, 0)
-        return item["video"], item["audio"]
+        return read_window(path, start, audio_offset, ClipSpec(window, e.fps, e.sample_rate, e.frame_size, e.grid,
+                                                               e.resize))
 
     def _chunks(self, starts: Sequence[float], window: float, pixels: int) -> list[tuple[float, float, list[float]]]:
         """Group consecutive windows into stretches read with one ``read_clip`` each (overlapping

@@ -9,7 +9,12 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from avsync.checker.calibration import REFINE_METHODS, Calibration, fit_temperature, reliability
+from avsync.checker.calibration import (
+    REFINE_METHODS,
+    Calibration,
+    fit_temperature,
+    reliability,
+)
 from avsync.checker.checker import SyncChecker, is_usable
 from avsync.checker.combine import combine, posterior, refine_offset, window_starts
 from avsync.errors import AvsyncError, TooShortError, UsageError

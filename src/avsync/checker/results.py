@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple, Sequence
 
+
 class Span(NamedTuple):
     """The part of a file with both picture and sound: start and length in seconds, frame size in pixels."""
 

@@ -96,8 +96,8 @@ def run_shift(args: argparse.Namespace) -> int:
 
 def run_prepare(args: argparse.Namespace) -> int:
     """Re-encode the folder, then summarise: written, skipped, failed (each failure on its own line)."""
-    from avsync.errors import UsageError
     from avsync.cli.common import progress_bar
+    from avsync.errors import UsageError
     from avsync.media.prepare import PrepareConfig, prepare_folder
 
     if args.workers is not None and args.workers < 1:

@@ -90,8 +90,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from avsync.cli.common import progress_bar
-
-    from avsync.data.datasets import ClipSpec, FixedDataset, load_sources
+    from avsync.clip import ClipSpec
+    from avsync.data.datasets import FixedDataset, load_sources
     from avsync.evaluate import evaluate, plot_confusion, write_report
     from avsync.models import load_model_file
     from avsync.offsets import read_fixed_offsets

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
+from avsync.clip import center_crop, resize_square
 from avsync.errors import UsageError
 
 
@@ -54,20 +54,6 @@ def _chance(gen: torch.Generator, p: float) -> bool:
     return p > 0 and torch.rand((), generator=gen).item() < p
 
 
-def center_crop(video: torch.Tensor, size: int) -> torch.Tensor:
-    """Square centre crop of ``(T, 3, H, W)`` frames, resized to ``size`` when smaller."""
-    h, w = video.shape[-2:]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    return _resize(video[..., top:top + side, left:left + side], size)
-
-
-def _resize(video: torch.Tensor, size: int) -> torch.Tensor:
-    if video.shape[-2:] == (size, size):
-        return video
-    return F.interpolate(video, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-
-
 def random_resized_crop(video: torch.Tensor, size: int, scale: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
     """One random square-ish region (area fraction in ``scale``, aspect 3/4..4/3) of every frame,
     resized to ``size`` x ``size``."""
@@ -78,7 +64,7 @@ def random_resized_crop(video: torch.Tensor, size: int, scale: tuple[float, floa
     cw = min(w, max(1, round(math.sqrt(area * ratio))))
     top = int(torch.randint(0, h - ch + 1, (), generator=gen))
     left = int(torch.randint(0, w - cw + 1, (), generator=gen))
-    return _resize(video[..., top:top + ch, left:left + cw], size)
+    return resize_square(video[..., top:top + ch, left:left + cw], size)
 
 
 def _grey(video: torch.Tensor) -> torch.Tensor:

@@ -27,10 +27,12 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from avsync.data.augment import AugmentConfig, augment_audio, augment_video, center_crop
+from avsync.clip import ClipSpec, center_crop, fit_length, read_window
+from avsync.data.augment import AugmentConfig, augment_audio, augment_video
 from avsync.errors import AvsyncError, UsageError
+from avsync.features import frames_to_tensor
 from avsync.media.prepare import VIDEO_SUFFIXES
-from avsync.offsets import Crop, CropSampler, OffsetGrid
+from avsync.offsets import Crop, CropSampler
 
 log = logging.getLogger("avsync.train")
 
@@ -101,47 +103,6 @@ def with_durations(sources: Sequence[Source], min_sec: float = 0.0) -> tuple[lis
     return kept, dropped
 
 
-@dataclass(frozen=True)
-class ClipSpec:
-    """What a model eats: window length, frame rate and size, audio rate, and the offset grid."""
-
-    window_sec: float
-    fps: float
-    sample_rate: int
-    frame_size: int
-    grid: OffsetGrid
-    resize: int | None = None  # short side before cropping (default: frame_size * 8 / 7, as 256 -> 224)
-
-    @classmethod
-    def from_model_config(cls, cfg: Any, window_sec: float | None = None) -> "ClipSpec":
-        """The spec of a model config (``duration_sec``, ``fps``, ``sample_rate``, ``frame_size``)."""
-        return cls(float(window_sec or cfg.duration_sec), float(cfg.fps), int(cfg.sample_rate),
-                   int(cfg.frame_size), cfg.grid)
-
-    @property
-    def short_side(self) -> int:
-        """Short side the frames are resized to before the (centre or random) crop."""
-        return self.resize or round(self.frame_size * 8 / 7)
-
-    @property
-    def num_frames(self) -> int:
-        """Frames in one window."""
-        return round(self.window_sec * self.fps)
-
-    @property
-    def num_samples(self) -> int:
-        """Audio samples in one window."""
-        return round(self.window_sec * self.sample_rate)
-
-
-def _fit(x: torch.Tensor, n: int) -> torch.Tensor:
-    """Trim or pad (repeating the last element) the first dimension to ``n``."""
-    if x.shape[0] >= n:
-        return x[:n]
-    pad = x[-1:].expand(n - x.shape[0], *x.shape[1:]) if x.shape[0] else torch.zeros(n, *x.shape[1:], dtype=x.dtype)
-    return torch.cat([x, pad])
-
-
 class DecodedCache:
     """Whole sources decoded once (frames at the short side, mono audio) and cropped in memory:
     the same numbers as ``read_clip`` of the window (frame-snapped starts), without decoding the
@@ -168,24 +129,17 @@ def load_example(crop: Crop, spec: ClipSpec, target: int, kind: str = "", augmen
                  gen: torch.Generator | None = None, cache: DecodedCache | None = None,
                  duration_sec: float | None = None) -> dict[str, Any]:
     """Decode one crop into a dataset item; ``augment`` (train) crops randomly, else centre crop."""
-    from avsync.features import frames_to_tensor
-    from avsync.media import read_clip
-
     train = augment is not None
     if cache is not None and duration_sec is not None:
         frames, audio = cache.read(crop, spec, duration_sec)
+        video, audio = fit_length(frames_to_tensor(frames), spec.num_frames), fit_length(audio, spec.num_samples)
     else:
-        clip = read_clip(crop.path, crop.vstart_sec, spec.window_sec, fps=spec.fps, sample_rate=spec.sample_rate,
-                         size=spec.short_side, crop=None if train else spec.frame_size,
-                         audio_offset_sec=crop.offset_sec)
-        frames, audio = clip.frames, clip.audio
-    video = _fit(frames_to_tensor(frames), spec.num_frames)
-    audio = _fit(audio, spec.num_samples)
+        video, audio = read_window(crop.path, crop.vstart_sec, crop.offset_sec, spec, centre_crop=not train)
     if train:
         gen = gen or torch.Generator().manual_seed(0)
         video = augment_video(video, spec.frame_size, augment, gen)
         audio = augment_audio(audio, spec.sample_rate, augment, gen)
-    elif video.shape[-1] != spec.frame_size or video.shape[-2] != spec.frame_size:
+    elif video.shape[-2:] != (spec.frame_size, spec.frame_size):   # cached frames are uncropped
         video = center_crop(video, spec.frame_size)
     return {"video": video.contiguous(), "audio": audio.contiguous().float(), "target": int(target),
             "offset_sec": float(crop.offset_sec), "path": crop.path, "vstart_sec": float(crop.vstart_sec),

@@ -18,7 +18,13 @@ from typing import Any
 import av
 
 from avsync.data.archives import Extraction, extract, extract_members, sha256_of
-from avsync.data.real import AudioSample, CatalogueBank, CatalogueClip, RealClip, CatalogueSource
+from avsync.data.real import (
+    AudioSample,
+    CatalogueBank,
+    CatalogueClip,
+    CatalogueSource,
+    RealClip,
+)
 from avsync.errors import MediaError
 from avsync.fileio import write_text_atomic
 from avsync.media import probe

@@ -18,8 +18,15 @@ import av
 import numpy as np
 
 from avsync.errors import MediaError, TooShortError, UsageError
-from avsync.media.probe import (audio_stream, frame_rotation, open_media, origin_sec, rewind, stream_span,
-                                video_stream)
+from avsync.media.probe import (
+    audio_stream,
+    frame_rotation,
+    open_media,
+    origin_sec,
+    rewind,
+    stream_span,
+    video_stream,
+)
 from avsync.media.writer import add_audio_stream, add_video_stream, output_container
 
 _EDIT_LIST_FORMATS = {".mp4", ".m4v", ".mov", ".3gp"}  # containers that hide leading frames

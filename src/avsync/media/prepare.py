@@ -15,7 +15,14 @@ import av
 import numpy as np
 
 from avsync.errors import AvsyncError, CorruptMediaError, UsageError
-from avsync.media.probe import audio_stream, frame_rotation, open_media, rewind, stream_span, video_stream
+from avsync.media.probe import (
+    audio_stream,
+    frame_rotation,
+    open_media,
+    rewind,
+    stream_span,
+    video_stream,
+)
 from avsync.media.reader import FrameClock, check_truncated, decoded_frames, mono_chunks
 from avsync.media.writer import add_audio_stream, add_video_stream, output_container
 

@@ -8,8 +8,13 @@ from typing import Any
 
 import av
 
-from avsync.errors import (CorruptMediaError, FileMissingError, NoAudioStreamError, NotMediaError,
-                           NoVideoStreamError)
+from avsync.errors import (
+    CorruptMediaError,
+    FileMissingError,
+    NoAudioStreamError,
+    NotMediaError,
+    NoVideoStreamError,
+)
 
 # First bytes of the containers FFmpeg writes most often: a file that starts like one of these but
 # does not open is damaged, anything else that does not open is not media at all.

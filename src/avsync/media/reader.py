@@ -13,8 +13,16 @@ import av
 import numpy as np
 
 from avsync.errors import CorruptMediaError, TooShortError, UsageError, WindowError
-from avsync.media.probe import (audio_stream, file_duration, frame_rotation, open_media, origin_sec, rewind,
-                                stream_span, video_stream)
+from avsync.media.probe import (
+    audio_stream,
+    file_duration,
+    frame_rotation,
+    open_media,
+    origin_sec,
+    rewind,
+    stream_span,
+    video_stream,
+)
 
 if TYPE_CHECKING:  # torch is imported where it is used: prepare's worker processes never need it
     import torch

@@ -19,7 +19,12 @@ import numpy as np
 from avsync.errors import MediaError, UsageError
 from avsync.media.probe import probe
 from avsync.media.reader import read_audio, read_clip
-from avsync.media.writer import add_audio_stream, add_video_stream, encode_audio_array, output_container
+from avsync.media.writer import (
+    add_audio_stream,
+    add_video_stream,
+    encode_audio_array,
+    output_container,
+)
 
 AudioTime = Callable[[np.ndarray], np.ndarray]
 _CHUNK_FRAMES = 250          # frames decoded and held at a time

@@ -11,7 +11,13 @@ from avsync.models.avst import AVST
 from avsync.models.config import ModelConfig
 from avsync.models.io import load_model_file, save_model
 from avsync.models.layers import SyncModel, SyncOutput
-from avsync.models.registry import CONFIG_DIR, available_models, build_model, create, get_config
+from avsync.models.registry import (
+    CONFIG_DIR,
+    available_models,
+    build_model,
+    create,
+    get_config,
+)
 from avsync.models.sparsesync import SparseSync
 
 __all__ = ["create", "available_models", "get_config", "build_model", "save_model", "load_model_file",

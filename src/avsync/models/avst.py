@@ -29,7 +29,14 @@ from torch import nn
 
 from avsync.errors import UsageError
 from avsync.models.config import ModelConfig
-from avsync.models.layers import Block, CorrelationHead, FactorisedPos, SyncModel, SyncOutput, run_blocks
+from avsync.models.layers import (
+    Block,
+    CorrelationHead,
+    FactorisedPos,
+    SyncModel,
+    SyncOutput,
+    run_blocks,
+)
 
 
 class AVST(SyncModel):

@@ -13,7 +13,14 @@ import torch
 from torch import nn
 
 from avsync.models.config import ModelConfig
-from avsync.models.layers import Block, CorrelationHead, FactorisedPos, SyncModel, SyncOutput, run_blocks
+from avsync.models.layers import (
+    Block,
+    CorrelationHead,
+    FactorisedPos,
+    SyncModel,
+    SyncOutput,
+    run_blocks,
+)
 from avsync.models.selectors import Selectors
 
 

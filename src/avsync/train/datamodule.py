@@ -14,8 +14,16 @@ import lightning as L
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from avsync.data.datasets import (ClipSpec, CropDataset, FixedDataset, RunSampler, Source, collate, load_sources,
-                                  with_durations)
+from avsync.clip import ClipSpec
+from avsync.data.datasets import (
+    CropDataset,
+    FixedDataset,
+    RunSampler,
+    Source,
+    collate,
+    load_sources,
+    with_durations,
+)
 from avsync.errors import UsageError
 from avsync.offsets import CropSampler, make_fixed_offsets, read_fixed_offsets
 from avsync.train.config import DataSection

@@ -23,9 +23,15 @@ from lightning.pytorch.callbacks import Callback, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from avsync.data.datasets import ClipSpec
+from avsync.clip import ClipSpec
 from avsync.errors import UsageError
-from avsync.train.checkpoints import SafetensorsCheckpointIO, find_resumable, load_partial, prune, step_dirs
+from avsync.train.checkpoints import (
+    SafetensorsCheckpointIO,
+    find_resumable,
+    load_partial,
+    prune,
+    step_dirs,
+)
 from avsync.train.config import TrainConfig
 from avsync.train.datamodule import SyncDataModule
 from avsync.train.module import SyncModule
