@@ -13,14 +13,7 @@
 from avsync.checker.calibration import Calibration, calibration_path, weights_digest
 from avsync.checker.checker import SyncChecker
 from avsync.checker.estimators import Estimator, ModelEstimator
-from avsync.checker.results import (
-           CheckResult,
-           DesyncResult,
-           Segment,
-           Timeline,
-           WindowResult,
-           mean_desync,
-)
+from avsync.checker.results import CheckResult, DesyncResult, Segment, Timeline, WindowResult, mean_desync
 from avsync.checker.xcorr import XcorrEstimator
 
 __all__ = ["Calibration", "CheckResult", "DesyncResult", "Estimator", "ModelEstimator", "Segment", "SyncChecker",
