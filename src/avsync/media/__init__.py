@@ -4,12 +4,7 @@ functions that return tensors."""
 
 from avsync.media.edit import shift_audio
 from avsync.media.fix import FixReport, KeptStream, fix_audio
-from avsync.media.prepare import (
-           PrepareConfig,
-           PrepareSummary,
-           prepare_file,
-           prepare_folder,
-)
+from avsync.media.prepare import PrepareConfig, PrepareSummary, prepare_file, prepare_folder
 from avsync.media.probe import AudioInfo, MediaInfo, VideoInfo, probe
 from avsync.media.reader import Clip, read_clip
 from avsync.media.writer import write_video
