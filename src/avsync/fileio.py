@@ -42,5 +42,6 @@ def ensure_writable(path: str | os.PathLike) -> None:
     (a read-only folder, a parent that is a file). Makes missing folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(temp_sibling(path).with_suffix(".probe"), "")
-    temp_sibling(path).with_suffix(".probe").unlink()
+    probe = temp_sibling(path).with_suffix(".probe")
+    probe.write_text("")
+    probe.unlink()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 if TYPE_CHECKING:
@@ -36,9 +36,7 @@ class CheckerSpec:
         checker = avsync.load_model(self.model, device=self.device, batch_size=self.batch_size,
                                     workers=self.workers)
         if self.min_confidence is not None:
-            cal = checker.calibration
-            checker.calibration = replace(cal, min_confidence=self.min_confidence,
-                                          fix_min_confidence=max(self.min_confidence, cal.fix_min_confidence))
+            checker.calibration = checker.calibration.with_min_confidence(self.min_confidence)
         return checker
 
 

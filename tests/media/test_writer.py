@@ -69,7 +69,7 @@ def _noisy_clip(size: int = 32, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
 def test_same_frames_same_bytes(tmp_path):
     """By default a re-encode is bit-exact. The fast mode (``deterministic=False``) is not: x264's
     SIMD reads past the row ends of tightly packed 32 px frames; in this same loop 8 of 8 of its
-    encodes differed (measured by hand, 3 runs)."""
+    encodes differed in 3 runs by hand, 2 of 8 in a later one (it depends on memory contents)."""
     frames, audio = _noisy_clip()
     digests = set()
     for i in range(8):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -49,6 +49,11 @@ class Calibration:
             return cls(**data)
         except (OSError, json.JSONDecodeError, TypeError) as e:
             raise UsageError(f"{path}: not a calibration file ({e})") from None
+
+    def with_min_confidence(self, min_confidence: float) -> "Calibration":
+        """This calibration reporting from ``min_confidence``; fix's threshold is raised to it when lower."""
+        return replace(self, min_confidence=min_confidence,
+                       fix_min_confidence=max(min_confidence, self.fix_min_confidence))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write as JSON (temp file then rename)."""

@@ -29,7 +29,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not fit or not test:
         raise UsageError(f"{' '.join(args.data)}: needs clips in the splits {args.fit_split!r} and {args.test_split!r}")
     min_conf = 0.2 if args.min_confidence is None else args.min_confidence
-    base = Calibration(min_confidence=min_conf, fix_min_confidence=max(min_conf, Calibration().fix_min_confidence))
+    base = Calibration().with_min_confidence(min_conf)
     provenance = {"data": [str(d) for d in args.data], "fit_split": args.fit_split, "test_split": args.test_split}
     if weights is not None:
         provenance.update(weights=weights.name, weights_sha256=weights_digest(weights))

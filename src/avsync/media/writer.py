@@ -71,8 +71,9 @@ def add_video_stream(container: av.container.OutputContainer, width: int, height
 
     ``deterministic``: the same frames give the same bits. The encoder then runs on one thread and
     x264 without its SIMD code, which reads past the row ends of tightly packed frames, so that its
-    output depended on whatever memory followed them (measured: 23 of 24 re-encodes of a 32 px clip
-    differed, decoded pixels by up to 3 grey levels on average). Costs speed on large frames only."""
+    output depended on whatever memory followed them (benchmarks/write_video.py counts the different
+    files 8 re-encodes give: up to 5 in the fast mode here, varying from run to run, decoded pixels
+    apart by up to 3 grey levels on average). Costs speed on large frames only."""
     if pix_fmt in ("yuv420p", "nv12", "yuvj420p") and (width % 2 or height % 2):
         raise UsageError(f"{pix_fmt} needs an even width and height, got {width}x{height} "
                          "(resize, or use pix_fmt='yuv444p')")
