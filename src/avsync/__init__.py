@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from avsync.checker import CheckResult, SyncChecker
+    from avsync.checker.offset_checker import OffsetChecker
 
 MODEL_DIR = Path(__file__).parent / "assets" / "models"
 DEFAULT_MODEL = "default"
@@ -60,40 +61,48 @@ def resolve_weights(name_or_path: str | os.PathLike | None) -> Path | None:
 
 
 def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu", batch_size: int = 8,
-               workers: int = 2) -> "SyncChecker":
+               workers: int = 2) -> "SyncChecker | OffsetChecker":
     """A :class:`~avsync.checker.SyncChecker` for a shipped model name (default: ``"default"``),
     ``"xcorr"`` (the training-free baseline), the path of a ``.safetensors`` file or of a training
     checkpoint folder (``runs/NAME/checkpoints/step-N/``); its calibration
     (``<name>.calibration.json`` beside the weights) is loaded when present."""
-    from avsync.checker import (
-        Calibration,
-        ModelEstimator,
-        SyncChecker,
-        calibration_path,
-        weights_digest,
-    )
+    from avsync.checker import Calibration, ModelEstimator, SyncChecker, calibration_path
 
     weights = resolve_weights(name_or_path)
     if weights is None:
         from avsync.checker.xcorr import XcorrEstimator
 
-        estimator: Any = XcorrEstimator()
-        cal_file = MODEL_DIR / f"{BASELINE}.calibration.json"
+        return SyncChecker(XcorrEstimator(), _calibration(MODEL_DIR / f"{BASELINE}.calibration.json", None,
+                                                          Calibration()), batch_size=batch_size, workers=workers)
     else:
-        from avsync.models import load_model_file
+        from avsync.models import LagNet, load_model_file
 
         name = weights.name[: -len(".safetensors")] if weights.name.endswith(".safetensors") else weights.stem
         name = weights.parent.name if name == "model" else name  # a checkpoint folder: name it by its step
-        estimator = ModelEstimator(load_model_file(weights, map_location=device), device, name=name)
+        model = load_model_file(weights, map_location=device)
         cal_file = calibration_path(weights)
-    calibration = Calibration.load(cal_file) if cal_file.is_file() else Calibration()
+        if isinstance(model, LagNet):
+            from avsync.checker.offset_checker import OffsetChecker
+
+            return OffsetChecker(model, _calibration(cal_file, weights, Calibration(temperature=4.0)), device, name)
+        estimator = ModelEstimator(model, device, name=name)
+    return SyncChecker(estimator, _calibration(cal_file, weights, Calibration()), batch_size=batch_size,
+                       workers=workers)
+
+
+def _calibration(cal_file: Path, weights: Path | None, default: Any) -> Any:
+    """The calibration in ``cal_file`` (``default`` when there is none); warns when it was fitted for
+    other weights."""
+    from avsync.checker import Calibration, weights_digest
+
+    calibration = Calibration.load(cal_file) if cal_file.is_file() else default
     fitted_for = calibration.fitted.get("weights_sha256")
     if weights is not None and fitted_for and fitted_for != weights_digest(weights):
         import warnings
 
         warnings.warn(f"{cal_file} was fitted for other weights than {weights}; its confidences may be off "
                       f"(run `avsync calibrate`)", stacklevel=2)
-    return SyncChecker(estimator, calibration, batch_size=batch_size, workers=workers)
+    return calibration
 
 
 @functools.lru_cache(maxsize=4)

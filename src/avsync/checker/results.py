@@ -62,6 +62,7 @@ class CheckResult:
     frame_rate: float | None = None     # of the file's picture
     precision_sec: float | None = None  # half a frame of the file, or the engine's own step if coarser
     warning: str | None = None          # e.g. a frame rate too low for the stated precision
+    search_sec: float | None = None     # offsets searched both ways (engine v2; None: the model's class grid)
     grid: list[float] = field(default_factory=list, repr=False)
     per_window: list[WindowResult] = field(default_factory=list, repr=False)
 
@@ -80,7 +81,7 @@ class CheckResult:
              "error": self.error, "reason": self.reason,
              "duration_sec": None if self.duration_sec is None else round(self.duration_sec, 3),
              "window_sec": self.window_sec, "method": self.method, "frame_rate": self.frame_rate,
-             "precision_sec": self.precision_sec, "warning": self.warning}
+             "precision_sec": self.precision_sec, "warning": self.warning, "search_sec": self.search_sec}
         if windows:
             d["per_window"] = [w.to_dict() for w in self.per_window]
         return d

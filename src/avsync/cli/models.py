@@ -18,9 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _row(name: str, use: str, config, params: dict | None) -> dict:
+    """One listed model. LagNet (the engine) has no window and no classes: it scores every 10 ms
+    offset over the whole file; its frame is ``height`` rows at the file's aspect ratio."""
+    engine = getattr(config, "arch", None) == "lagnet"
     return {"name": name, "use": use, "arch": getattr(config, "arch", None),
-            "frame_size": getattr(config, "frame_size", None), "duration_sec": getattr(config, "duration_sec", None),
-            "classes": config.grid.num_classes if config is not None else None, "params": params,
+            "frame_size": config.height if engine else getattr(config, "frame_size", None),
+            "duration_sec": None if engine else getattr(config, "duration_sec", None),
+            "classes": None if engine or config is None else config.grid.num_classes, "params": params,
             "description": getattr(config, "description", "")}
 
 
@@ -30,7 +34,7 @@ def checker_rows() -> list[dict]:
     import torch
 
     import avsync
-    from avsync.models import ModelConfig, build_model, count_parameters
+    from avsync.models import build_model, config_from_dict, count_parameters
 
     rows = []
     for name in avsync.available_models():
@@ -38,7 +42,7 @@ def checker_rows() -> list[dict]:
             rows.append({**_row(name, "check --method xcorr", None, None),
                          "description": "training-free: onset strength against motion energy, cross-correlated"})
             continue
-        config = ModelConfig.from_dict(json.loads((avsync.MODEL_DIR / f"{name}.json").read_text()))
+        config = config_from_dict(json.loads((avsync.MODEL_DIR / f"{name}.json").read_text()))
         with torch.device("meta"):
             params = count_parameters(build_model(config))
         rows.append(_row(name, "check --model", config, params))
@@ -72,7 +76,8 @@ def _table(title: str, rows: list[dict]):
             table.add_row(r["name"], "-", "any", "-", "-", "-", "-", "-")
             continue
         p = {k: f"{v / 1e6:.2f}" for k, v in r["params"].items()}
-        table.add_row(r["name"], f"{r['frame_size']} px", f"{r['duration_sec']:g} s", str(r["classes"]),
+        window = "file" if r["duration_sec"] is None else f"{r['duration_sec']:g} s"
+        table.add_row(r["name"], f"{r['frame_size']} px", window, str(r["classes"] or "10 ms"),
                       p["total"], p["visual"], p["audio"], p["transformer"])
     return table
 

@@ -100,6 +100,11 @@ class FrameClock:
         self.current: tuple[float, av.VideoFrame] | None = None
 
     @property
+    def next_time(self) -> float | None:
+        """Time of the next decoded frame (the first one before any ``at``); None when none is left."""
+        return None if self._next is None else self._next[0]
+
+    @property
     def exhausted(self) -> bool:
         """True once the stream has no frame after the current one."""
         return self._next is None

@@ -11,9 +11,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from avsync.errors import AvsyncError, FileMissingError
-from avsync.models.config import ModelConfig
+from avsync.models.lagnet import LagNet
 from avsync.models.layers import SyncModel
-from avsync.models.registry import build_model
+from avsync.models.registry import build_model, config_from_dict
 
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -22,7 +22,7 @@ def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return weights, weights.with_suffix(".json")
 
 
-def save_model(model: SyncModel, path: str | os.PathLike) -> Path:
+def save_model(model: SyncModel | LagNet, path: str | os.PathLike) -> Path:
     """Write ``<path>.safetensors`` and ``<path>.json``; temp files then rename. Returns the weights path."""
     weights, meta = _paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
@@ -35,14 +35,14 @@ def save_model(model: SyncModel, path: str | os.PathLike) -> Path:
     return weights
 
 
-def load_model_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SyncModel:
+def load_model_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SyncModel | LagNet:
     """Load a model saved by :func:`save_model` (eval mode). ``path`` may omit ``.safetensors``."""
     weights, meta = _paths(path)
     for p in (weights, meta):
         if not p.is_file():
             raise FileMissingError(p, "no such model file")
     try:
-        config = ModelConfig.from_dict(json.loads(meta.read_text()))
+        config = config_from_dict(json.loads(meta.read_text()))
         state = load_file(str(weights), device=str(map_location))
     except (json.JSONDecodeError, SafetensorError, OSError) as e:
         raise AvsyncError(f"{weights}: not a readable avsync model ({e})") from None

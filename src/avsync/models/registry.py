@@ -15,8 +15,11 @@ import yaml
 from avsync.errors import UsageError
 from avsync.models.avst import AVST
 from avsync.models.config import ModelConfig
+from avsync.models.lagnet import LagNet, LagNetConfig
 from avsync.models.layers import SyncModel
 from avsync.models.sparsesync import SparseSync
+
+AnyConfig = ModelConfig | LagNetConfig
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -26,20 +29,28 @@ def available_models() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 
 
-def get_config(name: str, **overrides: Any) -> ModelConfig:
+def config_from_dict(data: dict[str, Any]) -> AnyConfig:
+    """The config a dict describes: a :class:`LagNetConfig` for arch ``lagnet`` (the engine's
+    model), else a :class:`ModelConfig` (SparseSync / AVST)."""
+    return LagNetConfig.from_dict(data) if data.get("arch") == "lagnet" else ModelConfig.from_dict(data)
+
+
+def get_config(name: str, **overrides: Any) -> AnyConfig:
     """The named config with ``overrides`` applied (UsageError for an unknown name or key)."""
     path = CONFIG_DIR / f"{name}.yaml"
     if not path.is_file():
         raise UsageError(f"unknown model {name!r}; available: {', '.join(available_models())}")
     data = yaml.safe_load(path.read_text())
-    return ModelConfig.from_dict({**data, "name": name, **overrides})
+    return config_from_dict({**data, "name": name, **overrides})
 
 
-def build_model(config: ModelConfig) -> SyncModel:
+def build_model(config: AnyConfig) -> SyncModel | LagNet:
     """A freshly initialised model for ``config``."""
+    if isinstance(config, LagNetConfig):
+        return LagNet(config)
     return SparseSync(config) if config.arch == "sparsesync" else AVST(config)
 
 
-def create(name: str, **overrides: Any) -> SyncModel:
+def create(name: str, **overrides: Any) -> SyncModel | LagNet:
     """A freshly initialised model from the named config, e.g. ``create("sparsesync-tiny", frame_size=96)``."""
     return build_model(get_config(name, **overrides))

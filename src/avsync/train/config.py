@@ -56,6 +56,10 @@ class DataSection:
     jitter_sec: float = 0.05
     workers: int = 2
     cache: bool = False                   # keep decoded training sources in memory (small data sets)
+    feature_cache: str | None = None      # LagNet: a folder made by `avsync cache` (avsync.data.feature_cache)
+    video_sec: float = 3.0                # LagNet: seconds of picture per example (its clip's sound around it)
+    real_share: float = 0.25              # LagNet: share of examples drawn from real footage
+    val_clips: int = 25                   # LagNet: synthetic clips held out for validation
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -75,11 +79,15 @@ class OptimSection:
 class LossSection:
     """``ce``: cross-entropy over offset classes (SparseSync). ``infonce``: AVST's contrastive loss;
     stage 1 (``easy_steps``) takes negatives from other videos of the batch, stage 2 from shifted
-    crops of the same video. ``auto`` picks by the model's arch."""
+    crops of the same video. ``offsets``: LagNet's per-moment and per-clip InfoNCE over candidate
+    offsets (:func:`avsync.train.losses.offset_infonce`). ``auto`` picks by the model's arch."""
 
     kind: str = "auto"
     easy_steps: int = 1000
     temperature: float = 1.0
+    max_offset_sec: float = 2.0           # offsets: candidates scored in training (+-, every audio step)
+    sigma_sec: float = 0.02               # offsets: width of the soft target around 0
+    clip_weight: float = 0.5              # offsets: weight of the per-clip (accumulated) term
 
 
 @dataclass

@@ -89,13 +89,18 @@ class SyncModule(L.LightningModule):
         if self.cfg.data.window_sec:
             overrides.setdefault("duration_sec", self.cfg.data.window_sec)
         self.model = create(self.cfg.model.name, **overrides)
-        kind = self.cfg.loss.kind
-        self.loss_kind = ("ce" if self.model.config.arch == "sparsesync" else "infonce") if kind == "auto" else kind
-        if self.loss_kind not in ("ce", "infonce"):
+        self.loss_kind = self.loss_name(self.model, self.cfg.loss.kind)
+        self.val_metrics = OffsetMetrics(self.model.grid) if hasattr(self.model, "grid") else None
+        self.plateau = PlateauMonitor(window=self.cfg.trainer.plateau_window)
+
+    @staticmethod
+    def loss_name(model: Any, kind: str) -> str:
+        """The loss a run of ``model`` uses for ``loss.kind`` (``auto``: ce for SparseSync, infonce for AVST)."""
+        name = ("ce" if model.config.arch == "sparsesync" else "infonce") if kind == "auto" else kind
+        if name not in ("ce", "infonce"):
             from avsync.errors import UsageError
             raise UsageError(f"loss.kind must be auto, ce or infonce, not {kind!r}")
-        self.val_metrics = OffsetMetrics(self.model.grid)
-        self.plateau = PlateauMonitor(window=self.cfg.trainer.plateau_window)
+        return name
 
     def stage(self) -> str:
         """``easy`` (InfoNCE, negatives from other videos) or ``hard`` (shifted crops / CE)."""

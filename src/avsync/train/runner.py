@@ -25,6 +25,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from avsync.clip import ClipSpec
 from avsync.errors import UsageError
+from avsync.models import get_config
 from avsync.train.checkpoints import (
     SafetensorsCheckpointIO,
     find_resumable,
@@ -35,6 +36,8 @@ from avsync.train.checkpoints import (
 from avsync.train.config import TrainConfig
 from avsync.train.datamodule import SyncDataModule
 from avsync.train.module import SyncModule
+from avsync.train.offset_data import OffsetDataModule
+from avsync.train.offset_module import OffsetModule
 
 log = logging.getLogger("avsync.train")
 
@@ -170,6 +173,16 @@ def _precision(cfg: TrainConfig) -> str:
     return str(t.precision)
 
 
+def _data_module(cfg: TrainConfig, module: SyncModule) -> SyncDataModule:
+    """The examples of a run: crops of a feature cache for LagNet, decoded windows otherwise."""
+    t = cfg.trainer
+    if isinstance(module, OffsetModule):
+        return OffsetDataModule(cfg.data, module.model.config.fps, t.batch_size, t.max_steps, cfg.seed)
+    spec = ClipSpec.from_model_config(module.model.config)
+    spec = ClipSpec(spec.window_sec, spec.fps, spec.sample_rate, spec.frame_size, spec.grid, cfg.data.resize)
+    return SyncDataModule(cfg.data, spec, t.batch_size, t.max_steps, cfg.seed)
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Train (or resume) the run described by ``cfg``; returns the run folder."""
     run_dir = Path(cfg.run_dir)
@@ -184,14 +197,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if rank_zero_only.rank == 0:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    module = SyncModule(cfg.to_dict())
+    engine = get_config(cfg.model.name).arch == "lagnet"
+    module = (OffsetModule if engine else SyncModule)(cfg.to_dict())
     if cfg.init_from and ckpt is None:
         loaded, skipped = load_partial(module.model, cfg.init_from)
         log.info("initialised %d tensors from %s; %d not loaded%s", len(loaded), cfg.init_from, len(skipped),
                  (": " + "; ".join(skipped[:6]) + (" ..." if len(skipped) > 6 else "")) if skipped else "")
-    spec = ClipSpec.from_model_config(module.model.config)
-    spec = ClipSpec(spec.window_sec, spec.fps, spec.sample_rate, spec.frame_size, spec.grid, cfg.data.resize)
-    data = SyncDataModule(cfg.data, spec, cfg.trainer.batch_size, cfg.trainer.max_steps, cfg.seed)
+    data = _data_module(cfg, module)
     t = cfg.trainer
     callbacks: list[Callback] = [PeriodicCheckpoint(ckpt_dir, t.ckpt_every, t.keep_checkpoints),
                                  ExportModels(run_dir), Summary(run_dir, str(ckpt) if ckpt else None)]

@@ -1,0 +1,115 @@
+"""``read_streams``: a whole file in one pass, as the second-generation engine takes it.
+
+The picture comes out of FFmpeg already converted to grey and scaled so that its height is
+``height`` pixels (aspect ratio kept, width at most ``max_width``), resampled to a constant ``fps`` by
+presentation time (the frame on screen at each tick); no frame is ever held at source size and
+no window is seeked to. The sound is resampled to ``sample_rate`` mono as it is decoded (packed
+samples, so 5.1 and 7.1 tracks are fine). Both start at the picture's first frame: sample ``j`` of
+``audio`` and frame ``k`` of ``frames`` are at file times ``start_sec + j / sample_rate`` and
+``start_sec + k / fps``; audio before its stream starts is silence.
+
+Training reads its real and rendered synthetic clips through this same function, so a model sees
+the numbers at training time that it sees when it checks a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from avsync.errors import CorruptMediaError, TooShortError
+from avsync.media.probe import audio_stream, frame_rotation, open_media, stream_span, video_stream
+from avsync.media.reader import FrameClock, decoded_frames, mono_chunks
+
+_EPS = 1e-3
+
+
+@dataclass
+class Streams:
+    """A file's picture (uint8 grey ``(T, H, W)`` at ``fps``) and sound (float32 mono at
+    ``sample_rate``), both from ``start_sec`` of the file's timeline; ``source_fps`` and
+    ``source_size`` (width, height) describe the picture as stored."""
+
+    path: str
+    frames: np.ndarray
+    audio: np.ndarray
+    fps: float
+    sample_rate: int
+    start_sec: float
+    source_fps: float
+    source_size: tuple[int, int]
+
+    @property
+    def duration_sec(self) -> float:
+        """Length of the picture in seconds."""
+        return len(self.frames) / self.fps
+
+
+def scaled_size(width: int, height: int, target_height: int, max_width: int) -> tuple[int, int]:
+    """(width, height) of a ``width`` x ``height`` picture scaled to ``target_height`` rows with its
+    aspect ratio kept (even sizes, width capped at ``max_width``, then the height follows)."""
+    scale = min(target_height / max(height, 1), max_width / max(width, 1))
+    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+
+
+def _picture(path: str, fps: float, height: int, max_width: int) -> tuple[np.ndarray, float, float, tuple[int, int]]:
+    """(grey frames at ``fps``, file time of the first, the stream's frame rate, its stored size)."""
+    with open_media(path) as container:
+        stream = video_stream(container)
+        stream.thread_type = "AUTO"
+        w, h = stream.codec_context.width, stream.codec_context.height
+        declared_end = stream_span(container, stream)[1]
+        source_fps = float(stream.average_rate or stream.guessed_rate or fps)
+        out_w, out_h = scaled_size(w, h, height, max_width)
+        clock = FrameClock(decoded_frames(container, stream))
+        start = clock.next_time
+        if start is None:
+            raise CorruptMediaError(path, "no picture could be decoded")
+        frames: list[np.ndarray] = []
+        last: tuple[float, np.ndarray] | None = None
+        turns = 0
+        for k in range(10 ** 9):
+            t = start + k / fps
+            if k and (t >= declared_end - _EPS or (clock.exhausted and t >= clock.current[0] + 1 / source_fps - _EPS)):
+                break
+            held = clock.at(t)
+            if last is None:
+                turns = frame_rotation(held[1]) // 90
+            if last is None or last[0] != held[0]:
+                grey = held[1].reformat(width=out_w, height=out_h, format="gray", interpolation="AREA")
+                last = (held[0], grey.to_ndarray())
+            frames.append(last[1])
+    stacked = np.stack(frames)
+    if turns:
+        stacked = np.ascontiguousarray(np.rot90(stacked, k=turns, axes=(1, 2)))
+    return stacked, float(start), source_fps, (w, h)
+
+
+def _sound(path: str, start: float, count: int, sample_rate: int) -> np.ndarray:
+    """``count`` mono samples from file time ``start`` on (silence where the stream has none)."""
+    out = np.zeros(count, np.float32)
+    with open_media(path) as container:
+        stream = audio_stream(container)
+        for t, samples in mono_chunks(container, stream, sample_rate):
+            i = int(round((t - start) * sample_rate))
+            lo, hi = max(i, 0), min(i + len(samples), count)
+            if hi > lo:
+                out[lo:hi] = samples[lo - i:hi - i]
+            if i >= count:
+                break
+    return out
+
+
+def read_streams(path: str | Path, fps: float = 25.0, height: int = 64, max_width: int = 160,
+                 sample_rate: int = 16000, min_sec: float = 0.0) -> Streams:
+    """The whole picture of ``path`` as grey frames (see the module docstring) and its sound over the
+    same span. TooShortError when the picture lasts less than ``min_sec``."""
+    path = str(path)
+    frames, start, source_fps, size = _picture(path, fps, height, max_width)
+    audio = _sound(path, start, int(round(len(frames) / fps * sample_rate)), sample_rate)
+    streams = Streams(path, frames, audio, float(fps), int(sample_rate), start, source_fps, size)
+    if streams.duration_sec < min_sec:
+        raise TooShortError(path, f"{streams.duration_sec:.2f} s of picture is shorter than {min_sec:g} s")
+    return streams
