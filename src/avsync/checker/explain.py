@@ -13,6 +13,7 @@ import torch
 from avsync.checker.checker import SyncChecker
 from avsync.checker.combine import refine_offset
 from avsync.checker.estimators import ModelEstimator
+from avsync.checker.offset_checker import OffsetChecker
 from avsync.errors import UsageError
 
 
@@ -70,7 +71,7 @@ class Explanation:
                 "offset_sec": round(self.offset_sec, 4), "confidence": round(self.confidence, 4)}
 
 
-def explain(checker: SyncChecker, path: str | os.PathLike, start: float | None = None,
+def explain(checker: SyncChecker | OffsetChecker, path: str | os.PathLike, start: float | None = None,
             window: float | None = None, frames: int = 8) -> Explanation:
     """The model's attention over ``frames`` frames of one window (default: the most confident
     usable window of the file) and over its spectrogram."""
@@ -79,6 +80,8 @@ def explain(checker: SyncChecker, path: str | os.PathLike, start: float | None =
 
     from avsync.features import log_spectrogram
 
+    if isinstance(checker, OffsetChecker):
+        return _explain_engine(checker, path, start, window, frames)
     est = checker.estimator
     if not isinstance(est, ModelEstimator):
         raise UsageError("explain needs a learned model (the xcorr baseline has no attention)")
@@ -104,3 +107,36 @@ def explain(checker: SyncChecker, path: str | os.PathLike, start: float | None =
                        refine_offset(logp, checker.grid, checker.calibration.refine), float(logp.exp().max()),
                        pics, heat.numpy(), [float(start) + i / est.fps for i in idx], spec.numpy(), aheat,
                        est.sample_rate / 2000)
+
+
+def _explain_engine(checker: OffsetChecker, path: str | os.PathLike, start: float | None, window: float | None,
+                    frames: int) -> Explanation:
+    """The engine's spatial attention (mean over its heads) over ``frames`` frames of one stretch
+    (default: the most confident one) and the log-mel bands it listened to."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    window = float(window or checker.window_sec)
+    r = checker.check(path, window)
+    if start is None:
+        start = max(r.per_window, key=lambda w: (w.usable, w.confidence)).start_sec
+    s = checker.read(path)
+    fps, sr = s.fps, s.sample_rate
+    k0 = max(0, min(len(s.frames) - 1, int(round((float(start) - s.start_sec) * fps))))
+    k1 = min(len(s.frames), k0 + max(1, int(round(window * fps))))
+    clip = torch.from_numpy(s.frames[k0:k1])[None].to(checker.device)
+    audio = torch.from_numpy(s.audio[int(k0 / fps * sr):int(k1 / fps * sr)])[None].to(checker.device)
+    with torch.inference_mode():
+        _, maps = checker.model.frame_features(clip)
+        spec = checker.model.log_mel(audio)[0].cpu()
+    idx = np.linspace(0, k1 - k0 - 1, max(1, frames)).round().astype(int)
+    att = maps[0, idx].mean(1).cpu()                                            # (n, h, w)
+    att = att / att.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]
+    h, w = s.frames.shape[1:]
+    heat = F.interpolate(att[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
+    pics = np.repeat(s.frames[k0:k1][idx][..., None], 3, axis=-1)
+    where = next((wr for wr in r.per_window if abs(wr.start_sec - float(start)) < 1e-6), None)
+    offset = where.offset_sec if where is not None else (r.offset_sec or 0.0)
+    conf = where.confidence if where is not None else (r.confidence or 0.0)
+    return Explanation(str(path), s.start_sec + k0 / fps, s.start_sec + k1 / fps, float(offset), float(conf), pics,
+                       heat.numpy(), [s.start_sec + (k0 + i) / fps for i in idx], spec.numpy(), None, 0.0)  # mel bands

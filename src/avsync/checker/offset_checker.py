@@ -69,14 +69,24 @@ class OffsetChecker:
 
     # ---- evidence
 
-    def evidence(self, path: str | os.PathLike, max_offset_sec: float | None = None) -> tuple[Evidence, Any]:
-        """(per-second evidence over the candidate offsets, the file's :class:`Streams`)."""
+    def read(self, path: str | os.PathLike) -> Any:
+        """The file's :class:`~avsync.media.stream.Streams` as the model takes them (TooShortError under 2 s)."""
         from avsync.media.stream import read_streams
 
         c = self.model.config
         s = read_streams(path, c.fps, c.height, c.max_width, c.sample_rate)
         if s.duration_sec < MIN_SEC:
             raise TooShortError(path, f"{s.duration_sec:.2f} s of picture is too short to check (at least {MIN_SEC:g} s)")
+        return s
+
+    def evidence(self, path: str | os.PathLike, max_offset_sec: float | None = None) -> tuple[Evidence, Any]:
+        """(per-second evidence over the candidate offsets, the file's :class:`Streams`)."""
+        s = self.read(path)
+        return self.evidence_of(s, max_offset_sec), s
+
+    def evidence_of(self, s: Any, max_offset_sec: float | None = None) -> Evidence:
+        """Per-second evidence of decoded streams over the candidate offsets."""
+        c = self.model.config
         wanted = max_offset_sec if max_offset_sec is not None else self.max_offset_sec
         wanted = DEFAULT_RANGE_SEC if wanted is None else float(wanted)
         asked = search_range(s.duration_sec, wanted)
@@ -111,8 +121,7 @@ class OffsetChecker:
             usable[:] = 0
             logp[:] = 0
             count[:] = 0
-        ev = Evidence(offsets.cpu().numpy() * c.step_sec, logp, count, usable, block / c.fps, s.start_sec, asked)
-        return ev, s
+        return Evidence(offsets.cpu().numpy() * c.step_sec, logp, count, usable, block / c.fps, s.start_sec, asked)
 
     def _moving(self, frames: np.ndarray) -> np.ndarray:
         """Per frame: whether the picture moves there (mean |difference| from the previous frame, 0..1,
@@ -261,7 +270,7 @@ class OffsetChecker:
         return DesyncResult(str(path), ends[0], ends[1], (ends[0] + ends[1]) / 2)
 
 
-def _top(ev: Evidence, post: Posterior, k: int = 3) -> list[dict[str, float]]:
+def _top(ev: Evidence, post: Posterior, k: int = 5) -> list[dict[str, float]]:
     """The ``k`` most probable offsets at least 0.2 s apart, with their probability within 0.1 s."""
     out: list[dict[str, float]] = []
     p = post.probs.copy()

@@ -18,7 +18,7 @@ from typing import Sequence
 from avsync.errors import AvsyncError, UsageError
 
 # One module a pipeline stage; their subcommands appear in this order in --help.
-COMMAND_MODULES = ["media", "synth", "models", "train", "check", "fix", "demo", "calibrate", "audit"]
+COMMAND_MODULES = ["media", "synth", "cache", "models", "train", "check", "fix", "demo", "calibrate", "audit"]
 
 # Training is an extra (`pip install 'avsync[train]'`): checking files needs none of these packages.
 TRAIN_EXTRA = ("lightning", "torchmetrics", "omegaconf")

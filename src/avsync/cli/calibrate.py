@@ -14,7 +14,8 @@ from avsync.fileio import ensure_writable, write_text_atomic
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the temperature and refinement on one split, measure on another, write the calibration."""
     import avsync
-    from avsync.checker import Calibration, weights_digest
+    from avsync.checker import Calibration, OffsetChecker, weights_digest
+    from avsync.checker.offset_fitting import calibrate_offsets
     from avsync.checker.calibration import calibration_target
     from avsync.checker.fitting import calibrate, per_kind
     from avsync.data.datasets import load_sources
@@ -28,8 +29,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     test = per_kind(load_sources(args.data, split=args.test_split), args.max_clips)
     if not fit or not test:
         raise UsageError(f"{' '.join(args.data)}: needs clips in the splits {args.fit_split!r} and {args.test_split!r}")
-    min_conf = 0.2 if args.min_confidence is None else args.min_confidence
-    base = Calibration().with_min_confidence(min_conf)
     provenance = {"data": [str(d) for d in args.data], "fit_split": args.fit_split, "test_split": args.test_split}
     if weights is not None:
         provenance.update(weights=weights.name, weights_sha256=weights_digest(weights))
@@ -43,6 +42,18 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         task = bar.add_task(what, total=len(sources), name="")
         return lambda: bar.advance(task)
 
+    if isinstance(checker, OffsetChecker):
+        base = checker.calibration if args.min_confidence is None else \
+            checker.calibration.with_min_confidence(args.min_confidence)
+        try:
+            run = calibrate_offsets(checker, [s.path for s in fit], [s.path for s in test], args.per_clip, args.seed,
+                                    base, provenance, progress)
+        finally:
+            for bar in bars:
+                bar.stop()
+        return _engine_report(args, checker, run, out)
+    min_conf = 0.2 if args.min_confidence is None else args.min_confidence
+    base = Calibration().with_min_confidence(min_conf)
     try:
         run = calibrate(checker, fit, test, args.per_clip, args.seed, args.window, args.stride, base, provenance,
                         progress)
@@ -70,6 +81,31 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
              f"(ECE {before['all']['ece']:.3f} -> {a['ece']:.3f}); do not use {out}")
     if a["usable"] < 50:
         err(f"avsync: warning: measured on only {a['usable']} files: the calibration is not reliable")
+    return 0
+
+
+def _engine_report(args: argparse.Namespace, checker, run, out) -> int:
+    """Write the engine's calibration (and report / plot) and print what it measured."""
+    from avsync.plots import reliability_plot
+
+    for f in run.skipped:
+        err(f"avsync: skipped {f}")
+    cal, before, after = run.calibration, run.before, run.after
+    cal.save(out)
+    if args.report:
+        write_text_atomic(args.report, json.dumps({"method": checker.name, "calibration": str(out),
+                                                   "temperature": cal.temperature, "before": before,
+                                                   "after": after}, indent=1) + "\n")
+    if args.plot:
+        reliability_plot(after["reliability"], args.plot, before=before["reliability"],
+                         title=f"{checker.name}: {args.test_split} split, {after['files']} files")
+    print(f"{checker.name}: temperature {cal.temperature:.3f} -> {out}")
+    print(f"{args.test_split}: {after['files']} files, within 0.1 s {after['within_0.1']}, median |error| "
+          f"{after['median_abs_error_ms']} ms, ECE {before['ece']:.3f} -> {after['ece']:.3f}; answered "
+          f"{after['answered']} (right {after['right_when_answered']}), fixable {after['fixable']} "
+          f"(right {after['right_when_fixable']})")
+    if after["files"] < 50:
+        err(f"avsync: warning: measured on only {after['files']} files: the calibration is not reliable")
     return 0
 
 

@@ -27,6 +27,9 @@ def model_args(p: argparse.ArgumentParser, windows: bool = True) -> None:
     g.add_argument("--method", choices=["model", "xcorr"], default="model",
                    help="'model' (learned, default) or 'xcorr' (training-free cross-correlation baseline)")
     g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    g.add_argument("--max-offset", type=float, default=None, metavar="SEC",
+                   help="search offsets up to +-SEC (default: 5 s where the file is long enough; the record's "
+                        "search_sec says what was searched). The engine (the default model) only")
     g.add_argument("--min-confidence", type=float, default=None, metavar="C",
                    help="report 'not synchronisable' under this calibrated confidence (default: the model's, 0.2)")
     g.add_argument("--batch-size", type=int, default=8, metavar="B", help="windows per forward pass (default: 8)")
@@ -69,9 +72,12 @@ def checker_spec(args: argparse.Namespace) -> "CheckerSpec":
         raise UsageError("--method xcorr uses no model: drop --model")
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         raise UsageError("--min-confidence must lie in 0..1")
+    max_offset = getattr(args, "max_offset", None)
+    if max_offset is not None and max_offset <= 0:
+        raise UsageError("--max-offset must be > 0")
     check_device(args.device)
     return CheckerSpec("xcorr" if args.method == "xcorr" else args.model, args.device, args.batch_size,
-                       args.workers, args.min_confidence)
+                       args.workers, args.min_confidence, max_offset)
 
 
 def load_checker(args: argparse.Namespace) -> "SyncChecker":
