@@ -82,9 +82,9 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu
         model = load_model_file(weights, map_location=device)
         cal_file = calibration_path(weights)
         if isinstance(model, LagNet):
-            from avsync.checker.offset_checker import OffsetChecker
+            from avsync.checker.offset_checker import DEFAULT_CALIBRATION, OffsetChecker
 
-            return OffsetChecker(model, _calibration(cal_file, weights, Calibration(temperature=4.0)), device, name)
+            return OffsetChecker(model, _calibration(cal_file, weights, DEFAULT_CALIBRATION), device, name)
         estimator = ModelEstimator(model, device, name=name)
     return SyncChecker(estimator, _calibration(cal_file, weights, Calibration()), batch_size=batch_size,
                        workers=workers)

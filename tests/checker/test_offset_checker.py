@@ -120,3 +120,28 @@ def test_best_path_jumps_at_a_slip_and_moves_with_a_drift():
     along = offsets[best_path(_evidence(drift, offsets, strength=0.5), 4.0).state]
     slope, _, resid = drift_fit(np.arange(60) + 0.5, along)
     assert slope * 60_000 == pytest.approx(240, rel=0.15) and resid < 0.03
+
+
+def test_self_normalised_confidence_refuses_noise_and_keeps_a_clear_peak():
+    offsets = np.round(np.arange(-300, 301) * 0.01, 2)
+    rng = np.random.default_rng(0)
+    noise = np.cumsum(rng.normal(0, 1, (30, len(offsets))), axis=1) * 5      # smooth, large, meaningless
+    ev = Evidence(offsets, noise, np.full_like(noise, 25.0), np.full(30, 25), 1.0)
+    assert posterior(ev, 0, 30, 4.0).confidence > 0.9                           # raw nats: a confident guess
+    assert posterior(ev, 0, 30, 4.0, sharpness=2.0).confidence < 0.3            # against its own spread: none
+    sharp = noise * 0.01 - 40.0 * (np.abs(offsets - 0.5) > 0.05)               # a narrow peak over a flat floor
+    clear = Evidence(offsets, sharp, np.full_like(sharp, 25.0), np.full(30, 25), 1.0)
+    p = posterior(clear, 0, 30, 4.0, sharpness=2.0)
+    assert p.confidence > 0.9 and p.offset_sec == pytest.approx(0.5, abs=0.06)
+
+
+def test_engine_calibration_fits_on_shifted_and_mismatched_files(checker, tmp_path):
+    from avsync.checker.offset_fitting import calibrate_offsets
+
+    paths = [make_clip(tmp_path / f"c{i}.mp4", seconds=10.0, seed=20 + i) for i in range(4)]
+    run = calibrate_offsets(checker, [str(p) for p in paths[:2]], [str(p) for p in paths[2:]], per_clip=2,
+                            base=Calibration(temperature=1.0, min_confidence=0.3), provenance={"data": "test"})
+    cal, after = run.calibration, run.after
+    assert cal.sharpness is not None and cal.fitted["data"] == "test" and cal.temperature == 1.0
+    assert after["files"] == 4 and after["mismatched"] == 1
+    assert after["within_0.1"] == 1.0 and after["mismatched_refused"] == 1.0

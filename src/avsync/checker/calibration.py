@@ -30,6 +30,7 @@ class Calibration:
     fix_min_confidence: float = 0.7  # below this, `fix` refuses to apply a measured offset
     min_motion: float = 1e-4         # mean |frame difference| (0..1) below which a window is "still"
     min_audio_peak: float = 1e-4     # peak |sample| below which a window is "silent"
+    sharpness: float | None = None   # engine: confidence from the evidence curve in units of its own spread, times this
     fitted: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

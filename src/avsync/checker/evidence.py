@@ -80,13 +80,30 @@ def refine_peak(values: np.ndarray, k: int) -> float:
     return 0.0
 
 
+def self_normalised(logits: np.ndarray, sharpness: float) -> np.ndarray:
+    """The evidence curve in units of its own spread, times ``sharpness``: ``(l - median) / (1.4826 MAD)``
+    over the offsets that could be compared. A file whose evidence is only noise (a real clip the model
+    cannot read) then has a peak a few spreads high among many others, and a flat distribution; a file
+    with real evidence has a peak tens of spreads above the rest. This is what makes a confidence
+    honest across footage whose noise level differs by orders of magnitude (a constant false-alarm
+    rate, whatever the file)."""
+    ok = np.isfinite(logits)
+    if ok.sum() < 3:
+        return logits
+    med = float(np.median(logits[ok]))
+    spread = 1.4826 * float(np.median(np.abs(logits[ok] - med))) + 1e-6
+    return np.where(ok, (logits - med) / spread * sharpness, -np.inf)
+
+
 def posterior(ev: Evidence, lo: int, hi: int, temperature: float, tolerance: float = 0.1,
-              edge_sec: float = 0.1) -> Posterior:
-    """The distribution over offsets of blocks ``lo:hi`` and its peak; ``confidence`` is the mass within
-    ``tolerance`` s of the peak; ``at_edge`` when the peak lies beyond the range asked for
+              edge_sec: float = 0.1, sharpness: float | None = None) -> Posterior:
+    """The distribution over offsets of blocks ``lo:hi`` and its peak (``sharpness``: from the
+    :func:`self_normalised` curve); ``confidence`` is the mass within ``tolerance`` s of the peak; ``at_edge`` when the peak lies beyond the range asked for
     (``ev.search_sec``) or within ``edge_sec`` of the last offset that could be compared (the
     evidence may still rise outside the searched range)."""
     logits, frames = stretch_logits(ev, lo, hi, temperature)
+    if sharpness:
+        logits = self_normalised(logits, sharpness)
     ok = np.isfinite(logits)
     if not ok.any():
         return Posterior(np.zeros(len(logits)), None, 0.0, 0, False)

@@ -18,6 +18,7 @@ Sign convention: ``offset_sec > 0`` means the audio is ahead of the picture.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Callable, Iterable, Iterator
 
@@ -31,6 +32,7 @@ from avsync.errors import AvsyncError, TooShortError
 from avsync.models.lagnet import LagNet, frame_log_probs
 
 LOW_FPS = 10.0
+DEFAULT_CALIBRATION = Calibration(temperature=4.0, sharpness=2.0, min_confidence=0.3, fix_min_confidence=0.7)
 DEFAULT_RANGE_SEC = 5.0      # searched both ways where the file is long enough
 MIN_OVERLAP = 0.5            # at the range's edge at least this share of the file still overlaps...
 MIN_OVERLAP_SEC = 2.0        # ... and at least this many seconds
@@ -38,6 +40,19 @@ MIN_SEC = 2.0                # shorter files are too short to check
 TOLERANCE_SEC = 0.1          # confidence: the probability that the offset is within this of the truth
 WINDOW_SEC = 8.0             # local stretches (per-window records, timeline, DeSync: 5 s)
 JUMP_SEC = 0.06              # a path step larger than this starts a new timeline segment
+
+
+def filled_log_probs(scores: torch.Tensor) -> torch.Tensor:
+    """Each frame's log-probabilities over the candidates (:func:`frame_log_probs`), where a candidate
+    the sound does not reach takes the frame's mean log-probability over the ones it does. So every
+    offset is judged on the same frames: without this, an offset near the range's edge is judged on
+    only the frames that reach it, and a stretch of weak (flat) evidence there outscores the truth."""
+    lp = frame_log_probs(scores)
+    valid = torch.isfinite(lp)
+    n = valid.sum(-1, keepdim=True)
+    mean = torch.where(valid, lp, torch.zeros((), dtype=lp.dtype, device=lp.device)).sum(-1, keepdim=True) / n.clamp(min=1)
+    out = torch.where(valid, lp, mean)
+    return out.masked_fill(n == 0, -math.inf)
 
 
 def search_range(length_sec: float, wanted_sec: float) -> float:
@@ -57,7 +72,7 @@ class OffsetChecker:
     def __init__(self, model: LagNet, calibration: Calibration | None = None, device: str = "cpu",
                  name: str = "default", max_offset_sec: float | None = None) -> None:
         self.model = model.to(device).eval()
-        self.calibration = calibration or Calibration(temperature=4.0)
+        self.calibration = calibration or DEFAULT_CALIBRATION
         self.device, self.name, self.max_offset_sec = device, name, max_offset_sec
         # called as frames are encoded: (seconds done, seconds of the file); a progress bar over a long file
         self.on_progress: Callable[[int, int], None] | None = None
@@ -106,8 +121,8 @@ class OffsetChecker:
             band = block * 8
             for i in range(0, len(s.frames), band):
                 sc = self.model.offset_scores(v[:, i:i + band], a, offsets, torch.tensor([i], device=self.device))[0]
-                lp = frame_log_probs(sc.double())
-                ok = torch.isfinite(sc) & torch.from_numpy(moving[i:i + band])[:, None].to(self.device)
+                lp = filled_log_probs(sc.double())
+                ok = torch.from_numpy(moving[i:i + band])[:, None].to(self.device) & torch.isfinite(lp)
                 lp = lp.masked_fill(~ok, 0.0).cpu().numpy()
                 okn = ok.cpu().numpy()
                 for j in range(0, len(lp), block):
@@ -135,7 +150,8 @@ class OffsetChecker:
     # ---- answers
 
     def _post(self, ev: Evidence, lo: int = 0, hi: int | None = None) -> Posterior:
-        return posterior(ev, lo, ev.blocks if hi is None else hi, self.calibration.temperature, TOLERANCE_SEC)
+        cal = self.calibration
+        return posterior(ev, lo, ev.blocks if hi is None else hi, cal.temperature, TOLERANCE_SEC, sharpness=cal.sharpness)
 
     def _reason(self, ev: Evidence, post: Posterior, audio_silent: bool, min_confidence: float) -> str | None:
         """Why a stretch gives no answer, or None when it does."""

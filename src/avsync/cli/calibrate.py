@@ -94,16 +94,17 @@ def _engine_report(args: argparse.Namespace, checker, run, out) -> int:
     cal.save(out)
     if args.report:
         write_text_atomic(args.report, json.dumps({"method": checker.name, "calibration": str(out),
-                                                   "temperature": cal.temperature, "before": before,
+                                                   "sharpness": cal.sharpness, "before": before,
                                                    "after": after}, indent=1) + "\n")
     if args.plot:
         reliability_plot(after["reliability"], args.plot, before=before["reliability"],
                          title=f"{checker.name}: {args.test_split} split, {after['files']} files")
-    print(f"{checker.name}: temperature {cal.temperature:.3f} -> {out}")
-    print(f"{args.test_split}: {after['files']} files, within 0.1 s {after['within_0.1']}, median |error| "
+    print(f"{checker.name}: sharpness {cal.sharpness:.3f} -> {out}")
+    print(f"{args.test_split}: {after['files']} shifted files, within 0.1 s {after['within_0.1']}, median |error| "
           f"{after['median_abs_error_ms']} ms, ECE {before['ece']:.3f} -> {after['ece']:.3f}; answered "
           f"{after['answered']} (right {after['right_when_answered']}), fixable {after['fixable']} "
-          f"(right {after['right_when_fixable']})")
+          f"(right {after['right_when_fixable']}); {after['mismatched']} mismatched pairs, refused "
+          f"{after['mismatched_refused']}")
     if after["files"] < 50:
         err(f"avsync: warning: measured on only {after['files']} files: the calibration is not reliable")
     return 0
