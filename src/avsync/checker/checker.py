@@ -88,6 +88,11 @@ class SyncChecker:
         return self.estimator.window_sec
 
     @property
+    def desync_window_sec(self) -> float:
+        """Length of DeSync's first and last windows: the estimator's window."""
+        return self.estimator.window_sec
+
+    @property
     def name(self) -> str:
         """Name of the estimator (model name or ``xcorr``)."""
         return self.estimator.name

@@ -37,8 +37,10 @@ DEFAULT_RANGE_SEC = 5.0      # searched both ways where the file is long enough
 MIN_OVERLAP = 0.5            # at the range's edge at least this share of the file still overlaps...
 MIN_OVERLAP_SEC = 2.0        # ... and at least this many seconds
 MIN_SEC = 2.0                # shorter files are too short to check
+MIN_MOVING_SEC = 1.0         # a stretch with less moving picture than this holds no evidence (a still with keyframe flicker)
 TOLERANCE_SEC = 0.1          # confidence: the probability that the offset is within this of the truth
 WINDOW_SEC = 8.0             # local stretches (per-window records, timeline, DeSync: 5 s)
+DESYNC_SEC = 5.0             # DeSync: the first and the last this many seconds
 JUMP_SEC = 0.06              # a path step larger than this starts a new timeline segment
 
 
@@ -81,6 +83,11 @@ class OffsetChecker:
     def window_sec(self) -> float:
         """Length of the local stretches of per-window records and timelines."""
         return WINDOW_SEC
+
+    @property
+    def desync_window_sec(self) -> float:
+        """Length of DeSync's first and last stretches."""
+        return DESYNC_SEC
 
     # ---- evidence
 
@@ -157,7 +164,7 @@ class OffsetChecker:
         """Why a stretch gives no answer, or None when it does."""
         if audio_silent:
             return "no evidence: silent audio"
-        if post.frames == 0:
+        if post.frames < MIN_MOVING_SEC * self.model.config.fps:
             return "no evidence: still picture"
         if post.at_edge:
             reach = min(ev.search_sec, float(np.abs(ev.offsets_sec).max()))
@@ -242,7 +249,8 @@ class OffsetChecker:
         along = ev.offsets_sec[path_.state]
         w = max(1, int(round(window / ev.block_sec)))
         local = [self._post(ev, max(0, n - w // 2), min(ev.blocks, n + (w + 1) // 2)) for n in range(ev.blocks)]
-        ok = np.array([p.frames > 0 and p.confidence >= self.calibration.min_confidence for p in local])
+        ok = np.array([p.frames >= MIN_MOVING_SEC * self.model.config.fps and p.confidence >= self.calibration.min_confidence
+                       for p in local])
         segments, no_evidence = [], []
         cut = [0] + [n for n in range(1, ev.blocks) if abs(along[n] - along[n - 1]) > JUMP_SEC] + [ev.blocks]
         drift = None
@@ -271,7 +279,7 @@ class OffsetChecker:
     def desync(self, path: str | os.PathLike, window: float | None = None) -> DesyncResult:
         """DeSync of one clip: mean |offset| of the first and the last ``window`` s (default 5)."""
         ev, s = self.evidence(path)
-        w = max(1, int(round(float(window or 5.0) / ev.block_sec)))
+        w = max(1, int(round(float(window or DESYNC_SEC) / ev.block_sec)))
         if ev.blocks < w:
             raise TooShortError(path, f"{s.duration_sec:.2f} s is shorter than the {w * ev.block_sec:g} s window")
         silent = float(np.abs(s.audio).max(initial=0.0)) < self.calibration.min_audio_peak

@@ -157,7 +157,7 @@ def cmd_desync(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json({"clips": [r.to_dict() for r in results], "checked": scored, "unusable": len(unusable),
                      "failed": len(failed), "desync_sec": None if overall is None else round(overall, 4),
-                     "window_sec": args.window or checker.window_sec, "method": checker.name})
+                     "window_sec": args.window or checker.desync_window_sec, "method": checker.name})
     else:
         from rich.console import Console
         from rich.table import Table
