@@ -49,10 +49,11 @@ def make_clip(path: Path, width: int, height: int, seconds: float, fps: int = 25
     return path
 
 
-def peak_of_check(path: Path) -> tuple[float, float]:
+def peak_of_check(path: Path, model: str | None = None) -> tuple[float, float]:
     """(peak resident GB, wall seconds) of one ``avsync check`` process on ``path`` (its own rusage)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "avsync", "check", str(path), "--format", "jsonl"],
+    extra = ["--model", model] if model else []
+    proc = subprocess.Popen([sys.executable, "-m", "avsync", "check", str(path), "--format", "jsonl", *extra],
                             stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -66,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", nargs="+", default=["3840x2160"], help="WIDTHxHEIGHT of the clips (largest first)")
     ap.add_argument("--seconds", type=float, default=8.0, help="length of each clip")
+    ap.add_argument("--model", nargs="+", default=[None], help="model name(s) or path(s) (default: the shipped default)")
     ap.add_argument("--make", metavar="PATH", help=argparse.SUPPRESS)  # internal: write one clip and exit
     args = ap.parse_args()
     if args.make:
@@ -79,8 +81,9 @@ def main() -> None:
         if not path.is_file():  # in another process: a child forked from a big parent counts its memory
             subprocess.run([sys.executable, __file__, "--make", str(path), "--sizes", size, "--seconds",
                             str(args.seconds)], check=True)
-        gb, sec = peak_of_check(path)
-        print(f"{w}x{h}, {args.seconds:g} s: peak {gb:.2f} GB, {sec:.1f} s")
+        for model in args.model:
+            gb, sec = peak_of_check(path, model)
+            print(f"{w}x{h}, {args.seconds:g} s, {model or 'default'}: peak {gb:.2f} GB, {sec:.1f} s")
 
 
 if __name__ == "__main__":

@@ -145,3 +145,13 @@ def test_engine_calibration_fits_on_shifted_and_mismatched_files(checker, tmp_pa
     assert cal.sharpness is not None and cal.fitted["data"] == "test" and cal.temperature == 1.0
     assert after["files"] == 4 and after["mismatched"] == 1
     assert after["within_0.1"] == 1.0 and after["mismatched_refused"] == 1.0
+
+
+def test_timeline_finds_a_drifting_clock(checker, tmp_path):
+    from avsync.media.render import clock_drift, render_retimed
+
+    src = make_clip(tmp_path / "src.mp4", seconds=64.0, offset=0.0, seed=8)
+    drifting = render_retimed(src, tmp_path / "drift.mp4", 0.0, 60.0, clock_drift(0.0, 0.004), size=None)
+    tl = checker.timeline(drifting)
+    assert len(tl.segments) == 1, tl.segments
+    assert tl.drift_ms_per_min == pytest.approx(240, rel=0.25)
