@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -150,9 +151,11 @@ class OffsetChecker:
         at least ``min_motion``; the first frame follows the second)."""
         if len(frames) < 2:
             return np.zeros(len(frames), bool)
-        diff = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2)) / 255.0
-        diff = np.concatenate([diff[:1], diff])
-        return diff >= self.calibration.min_motion
+        diff = np.empty(len(frames) - 1)
+        for i in range(0, len(diff), 1024):          # a chunk at a time: never a second copy of a long file
+            part = frames[i:i + 1025].astype(np.int16)
+            diff[i:i + len(part) - 1] = np.abs(np.diff(part, axis=0)).mean(axis=(1, 2)) / 255.0
+        return np.concatenate([diff[:1], diff]) >= self.calibration.min_motion
 
     # ---- answers
 
@@ -222,9 +225,27 @@ class OffsetChecker:
 
     def check_many(self, paths: Iterable[str | os.PathLike], window: float | None = None,
                    stride: float | None = None) -> Iterator[CheckResult]:
-        """Check files in order, one record each (``error`` set for a file that fails)."""
-        for p in paths:
-            yield self.safe(self.check, p, window=window, stride=stride)
+        """Check files in order, one record each (``error`` set for a file that fails). While one file
+        is scored, a thread decodes the next one."""
+        paths = [str(p) for p in paths]
+
+        def read(path: str) -> Any:
+            try:
+                return self.read(path)
+            except Exception as e:  # re-raised below, where safe() turns it into the file's record
+                return e
+
+        def finish(path: str, streams: Any) -> CheckResult:
+            if isinstance(streams, BaseException):
+                raise streams
+            return self.answer(path, self.evidence_of(streams), streams, window, stride)
+
+        with ThreadPoolExecutor(1) as pool:
+            ahead = pool.submit(read, paths[0]) if paths else None
+            for i, path in enumerate(paths):
+                streams = ahead.result()
+                ahead = pool.submit(read, paths[i + 1]) if i + 1 < len(paths) else None
+                yield self.safe(finish, path, streams=streams)
 
     def safe(self, fn: Callable[..., Any], path: str | os.PathLike, **kw: Any) -> Any:
         """``fn(path, **kw)``, or the failure record of ``path`` when it raises on a bad file."""
