@@ -42,6 +42,7 @@ MIN_MOVING_SEC = 1.0         # a stretch with less moving picture than this hold
 TOLERANCE_SEC = 0.1          # confidence: the probability that the offset is within this of the truth
 WINDOW_SEC = 8.0             # local stretches (per-window records, timeline, DeSync: 5 s)
 DESYNC_SEC = 5.0             # DeSync: the first and the last this many seconds
+MIN_SEGMENT_SEC = 3.0        # a timeline segment rests on at least this many seconds of evidence
 JUMP_SEC = 0.06              # a path step larger than this starts a new timeline segment
 
 
@@ -119,6 +120,9 @@ class OffsetChecker:
         frames = torch.from_numpy(s.frames)[None].to(self.device)
         audio = torch.from_numpy(s.audio)[None].to(self.device)
         moving = self._moving(s.frames)
+        vc, ac = c.video_context, c.audio_context
+        moving[:vc] = False                   # embeddings that reach past the file's ends (zero padding)
+        moving[len(moving) - vc:] = False     # look alike on both sides and would all agree on offset 0
         block = max(1, int(round(c.fps)))
         n_blocks = (len(s.frames) + block - 1) // block
         logp = np.zeros((n_blocks, len(offsets)))
@@ -126,9 +130,10 @@ class OffsetChecker:
         with torch.inference_mode():
             v = self.model.embed_video(frames)
             a = self.model.embed_audio(audio)
+            inner = a[:, ac:max(ac, a.shape[1] - ac)]     # audio steps clear of the sound's ends (see above)
             band = block * 8
             for i in range(0, len(s.frames), band):
-                sc = self.model.offset_scores(v[:, i:i + band], a, offsets, torch.tensor([i], device=self.device))[0]
+                sc = self.model.offset_scores(v[:, i:i + band], inner, offsets + ac, torch.tensor([i], device=self.device))[0]
                 lp = filled_log_probs(sc.double())
                 ok = torch.from_numpy(moving[i:i + band])[:, None].to(self.device) & torch.isfinite(lp)
                 lp = lp.masked_fill(~ok, 0.0).cpu().numpy()
@@ -277,10 +282,14 @@ class OffsetChecker:
         drift = None
         for lo, hi in zip(cut[:-1], cut[1:]):
             good = np.flatnonzero(ok[lo:hi]) + lo
-            if len(good) < 2:
+            if len(good) < MIN_SEGMENT_SEC / ev.block_sec:
+                ok[lo:hi] = False
                 continue
             p = self._post(ev, int(good[0]), int(good[-1]) + 1)
             offset = float(np.median(along[good]))
+            if p.confidence < self.calibration.min_confidence or abs(offset) > ev.search_sec:
+                ok[lo:hi] = False                  # no clear peak over the stretch, or one past the range
+                continue
             segments.append(Segment(ev.block_time(lo), ev.block_time(hi), round(offset, 4), round(p.confidence, 4), len(good)))
         if len(segments) == 1:
             good = np.flatnonzero(ok)

@@ -69,6 +69,16 @@ class LagNetConfig:
         return round(self.sample_rate / self.hop / self.fps)
 
     @property
+    def video_context(self) -> int:
+        """Frames each side that a frame's embedding depends on (its temporal receptive field)."""
+        return sum(self.video_dilations)
+
+    @property
+    def audio_context(self) -> int:
+        """Audio steps each side that a step's embedding depends on (temporal convolutions + STFT window)."""
+        return sum(self.audio_dilations) + math.ceil(self.n_fft / 2 / self.hop)
+
+    @property
     def step_sec(self) -> float:
         """Seconds between audio steps: the offset grid's spacing."""
         return self.hop / self.sample_rate
