@@ -97,8 +97,9 @@ def _engine_report(args: argparse.Namespace, checker, run, out) -> int:
                                                    "sharpness": cal.sharpness, "before": before,
                                                    "after": after}, indent=1) + "\n")
     if args.plot:
-        reliability_plot(after["reliability"], args.plot, before=before["reliability"],
-                         title=f"{checker.name}: {args.test_split} split, {after['files']} files")
+        reliability_plot(after["reliability"], args.plot,
+                         title=f"{checker.name}: {args.test_split} split, {after['files']} shifted files and "
+                               f"{after['mismatched']} mismatched pairs (sharpness {cal.sharpness:.2f})")
     print(f"{checker.name}: sharpness {cal.sharpness:.3f} -> {out}")
     print(f"{args.test_split}: {after['files']} shifted files, within 0.1 s {after['within_0.1']}, median |error| "
           f"{after['median_abs_error_ms']} ms, ECE {before['ece']:.3f} -> {after['ece']:.3f}; answered "
