@@ -91,3 +91,13 @@ def matched_lags(video_times: Sequence[float], audio_times: Sequence[float], lag
         if best is not None and abs(best - lag) <= tol:
             out.append(best)
     return out
+
+
+def synthetic_clip(path: Path, kind: str, index: int, seconds: float = 10.0) -> Path:
+    """A clip of the synthetic generators from a seed no training set uses."""
+    from avsync.data.synthetic import SynthConfig
+    from avsync.data.synthetic import make_clip as synth_clip
+    from avsync.media import write_video
+
+    c = synth_clip(kind, 4242, index, SynthConfig(duration_sec=seconds, size=72))
+    return write_video(path, c.frames, c.audio, fps=25.0, sample_rate=16000)

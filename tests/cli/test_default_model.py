@@ -11,22 +11,13 @@ from pathlib import Path
 
 import pytest
 from cli_run import jsonl, run
+from sync_clips import synthetic_clip
 
 import avsync
 from avsync.checker import weights_digest
 from avsync.media import shift_audio
 
 SHIFTS = [-1.2, -0.3, 0.0, 0.7, 1.4]
-
-
-def synthetic_clip(path: Path, kind: str, index: int, seconds: float = 10.0) -> Path:
-    """A clip of the synthetic generators from a seed no training set uses."""
-    from avsync.data.synthetic import SynthConfig
-    from avsync.data.synthetic import make_clip as synth_clip
-    from avsync.media import write_video
-
-    c = synth_clip(kind, 4242, index, SynthConfig(duration_sec=seconds, size=72))
-    return write_video(path, c.frames, c.audio, fps=25.0, sample_rate=16000)
 
 
 @pytest.fixture(scope="module")
