@@ -32,6 +32,7 @@ from avsync.checker.combine import (
 from avsync.checker.estimators import Estimator
 from avsync.checker.results import (
     CheckResult,
+    call_safely,
     DesyncResult,
     Span,
     Timeline,
@@ -40,7 +41,6 @@ from avsync.checker.results import (
 from avsync.checker.timeline import analyse_timeline
 from avsync.clip import ClipSpec, read_window
 from avsync.errors import (
-    AvsyncError,
     NoAudioStreamError,
     NoVideoStreamError,
     TooShortError,
@@ -302,16 +302,7 @@ class SyncChecker:
 
     def safe(self, fn: Callable[..., Any], path: str | os.PathLike, **kw: Any) -> Any:
         """``fn(path, **kw)``, or the failure record of ``path`` when it raises on a bad file."""
-        try:
-            return fn(path, **kw)
-        except AvsyncError as e:
-            msg = str(e) if str(path) in str(e) else f"{path}: {e}"
-            return (DesyncResult(str(path), error=msg) if fn == self.desync
-                    else CheckResult.failed(path, msg, self.name))
-        except (OSError, RuntimeError, ValueError) as e:  # decoder or tensor trouble in one file
-            msg = f"{path}: cannot check ({type(e).__name__}: {e})"
-            return (DesyncResult(str(path), error=msg) if fn == self.desync
-                    else CheckResult.failed(path, msg, self.name))
+        return call_safely(fn, path, self.name, desync=fn == self.desync, **kw)
 
     def timeline(self, path: str | os.PathLike, window: float | None = None, stride: float | None = None,
                  min_windows: int = 2) -> Timeline:

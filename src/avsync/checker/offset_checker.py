@@ -28,8 +28,8 @@ import torch
 
 from avsync.checker.calibration import Calibration
 from avsync.checker.evidence import Evidence, Posterior, best_path, drift_fit, posterior
-from avsync.checker.results import CheckResult, DesyncResult, Segment, Timeline, WindowResult
-from avsync.errors import AvsyncError, TooShortError
+from avsync.checker.results import CheckResult, DesyncResult, Segment, Timeline, WindowResult, call_safely
+from avsync.errors import TooShortError
 from avsync.models.lagnet import LagNet, frame_log_probs
 
 LOW_FPS = 10.0
@@ -254,15 +254,7 @@ class OffsetChecker:
 
     def safe(self, fn: Callable[..., Any], path: str | os.PathLike, **kw: Any) -> Any:
         """``fn(path, **kw)``, or the failure record of ``path`` when it raises on a bad file."""
-        try:
-            return fn(path, **kw)
-        except AvsyncError as e:
-            msg = str(e) if str(path) in str(e) else f"{path}: {e}"
-        except (OSError, RuntimeError, ValueError) as e:  # decoder or tensor trouble in one file
-            msg = f"{path}: cannot check ({type(e).__name__}: {e})"
-        return DesyncResult(str(path), error=msg) if fn == self.desync else CheckResult.failed(path, msg, self.name)
-
-    # ---- over time
+        return call_safely(fn, path, self.name, desync=fn == self.desync, **kw)
 
     def timeline(self, path: str | os.PathLike, window: float | None = None, stride: float | None = None,
                  max_offset_sec: float | None = None) -> Timeline:

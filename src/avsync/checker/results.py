@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 
 class Span(NamedTuple):
@@ -145,3 +145,17 @@ def mean_desync(results: Sequence[DesyncResult]) -> float | None:
     """Mean DeSync over the clips that could be scored (failed and unusable clips left out)."""
     vals = [r.desync_sec for r in results if r.desync_sec is not None]
     return sum(vals) / len(vals) if vals else None
+
+
+def call_safely(fn: Callable[..., Any], path: str | os.PathLike, method: str, desync: bool = False, **kw: Any) -> Any:
+    """``fn(path, **kw)``, or the failure record of ``path`` (a :class:`DesyncResult` when ``desync``,
+    else a :class:`CheckResult`) with a one-line reason naming the file when it raises on a bad file."""
+    from avsync.errors import AvsyncError
+
+    try:
+        return fn(path, **kw)
+    except AvsyncError as e:
+        msg = str(e) if str(path) in str(e) else f"{path}: {e}"
+    except (OSError, RuntimeError, ValueError) as e:  # decoder or tensor trouble in one file
+        msg = f"{path}: cannot check ({type(e).__name__}: {e})"
+    return DesyncResult(str(path), error=msg) if desync else CheckResult.failed(path, msg, method)
