@@ -22,7 +22,6 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-import avsync
 from avsync.data.real import read_corpus
 from avsync.errors import AvsyncError
 from avsync.real_dev import (
@@ -115,6 +114,8 @@ def main() -> int:
     ap.add_argument("--data", required=True, type=Path, help="the corpus folder written by scripts/get_real_media.py")
     ap.add_argument("--method", choices=("model", "xcorr"), default="model", help="a trained model or the xcorr baseline")
     ap.add_argument("--model", default=None, help="model name or .safetensors path (default: the shipped default)")
+    ap.add_argument("--experts", nargs="+", default=(), help="the engine only: experts whose evidence joins the model's")
+    ap.add_argument("--calibration", type=Path, default=None, help="a calibration JSON to use instead of the model's")
     ap.add_argument("--group", choices=("dev", "train", "all"), default="all", help="which sources' cases to run")
     ap.add_argument("--cases", type=Path, default=None, help=f"where case files are kept (default DATA/cases/v{VERSION})")
     ap.add_argument("--out", type=Path, default=None, help="write every outcome and the tables as JSON")
@@ -126,7 +127,13 @@ def main() -> int:
         return 1
     cases = [c for c in cases if args.group in ("all", c.group)]
     files = render_all(cases, args.cases or args.data / "cases" / f"v{VERSION}")
-    checker = avsync.load_model("xcorr" if args.method == "xcorr" else args.model)
+    from avsync.pool import CheckerSpec
+
+    checker = CheckerSpec("xcorr" if args.method == "xcorr" else args.model, experts=tuple(args.experts)).load()
+    if args.calibration:
+        from avsync.checker import Calibration
+
+        checker.calibration = Calibration.load(args.calibration)
     outcomes = []
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"checking with {checker.name}", total=len(cases))

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class CheckerSpec:
     """Everything that makes a checker: ``model`` is a shipped name, a weights path or ``xcorr``
     (None: the shipped default); ``min_confidence`` overrides the calibration's when given;
-    ``max_offset_sec`` the engine's searched range."""
+    ``max_offset_sec`` the engine's searched range, ``experts`` more evidence it joins."""
 
     model: str | None = None
     device: str = "cpu"
@@ -30,6 +30,7 @@ class CheckerSpec:
     workers: int = 2
     min_confidence: float | None = None
     max_offset_sec: float | None = None
+    experts: tuple[str, ...] = ()
 
     def load(self) -> "SyncChecker":
         """The checker this spec describes."""
@@ -39,13 +40,19 @@ class CheckerSpec:
                                     workers=self.workers)
         if self.min_confidence is not None:
             checker.calibration = checker.calibration.with_min_confidence(self.min_confidence)
-        if self.max_offset_sec is not None:
-            if not hasattr(checker, "max_offset_sec"):
+        engine = hasattr(checker, "max_offset_sec")
+        for option, given in (("--max-offset", self.max_offset_sec is not None), ("--experts", bool(self.experts))):
+            if given and not engine:
                 from avsync.errors import UsageError
 
-                raise UsageError(f"--max-offset: {checker.name} classifies a fixed grid of offsets "
-                                 f"(+-{checker.grid.max_sec:g} s); only the engine (the default model) searches any range")
+                raise UsageError(f"{option}: {checker.name} classifies a fixed grid of offsets "
+                                 f"(+-{checker.grid.max_sec:g} s); only the engine (--model engine-v2) takes it")
+        if self.max_offset_sec is not None:
             checker.max_offset_sec = self.max_offset_sec
+        if self.experts:
+            from avsync.models.handmade import expert
+
+            checker.experts = {name: expert(name).to(self.device) for name in self.experts}
         return checker
 
 

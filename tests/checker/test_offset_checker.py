@@ -155,3 +155,16 @@ def test_timeline_finds_a_drifting_clock(checker, tmp_path):
     tl = checker.timeline(drifting)
     assert len(tl.segments) == 1, tl.segments
     assert tl.drift_ms_per_min == pytest.approx(240, rel=0.25)
+
+
+def test_a_joined_expert_adds_evidence_and_is_listed(checker, tmp_path):
+    from avsync.models.handmade import expert
+
+    path = make_clip(tmp_path / "c.mp4", seconds=14.0, offset=-0.7, seed=9)
+    alone = OffsetChecker(expert("motion-onset"), Calibration(temperature=1.0), name="motion-onset")
+    ev, _ = alone.evidence(path)
+    assert ev.logp.shape == (14, len(ev.offsets_sec)) and np.isfinite(ev.logp).all()
+    joined = OffsetChecker(checker.model, Calibration(temperature=1.0), name="flashes",
+                           experts={"motion-onset": expert("motion-onset")}).check(path)
+    assert joined.synchronisable and joined.offset_sec == pytest.approx(-0.7, abs=0.05)
+    assert joined.experts == ["flashes", "motion-onset"] and joined.to_dict()["experts"] == joined.experts

@@ -34,9 +34,16 @@ def test_check_records_the_searched_range(capsys, engine, clip):
     assert run(capsys, "check", clip, "--model", engine, "--max-offset", "0")[0] == 2
 
 
-def test_max_offset_needs_the_engine(capsys, clip):
+def test_max_offset_and_experts_need_the_engine(capsys, clip):
     code, _, err = run(capsys, "check", clip, "--method", "xcorr", "--max-offset", "3")
     assert code == 2 and "--max-offset" in err and "fixed grid" in err
+    code, _, err = run(capsys, "check", clip, "--method", "xcorr", "--experts", "motion-onset")
+    assert code == 2 and "--experts" in err
+
+
+def test_experts_join_the_engine_and_are_listed(capsys, engine, clip):
+    code, out, _ = run(capsys, "check", clip, "--model", engine, "--experts", "motion-onset", "--format", "jsonl")
+    assert code == 0 and jsonl(out)[0]["experts"] == ["engine", "motion-onset"]
 
 
 def test_timeline_desync_and_explain_run_on_the_engine(capsys, engine, clip, tmp_path):

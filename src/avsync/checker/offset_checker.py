@@ -74,8 +74,11 @@ class OffsetChecker:
     """
 
     def __init__(self, model: LagNet, calibration: Calibration | None = None, device: str = "cpu",
-                 name: str = "default", max_offset_sec: float | None = None) -> None:
+                 name: str = "default", max_offset_sec: float | None = None,
+                 experts: dict[str, LagNet] | None = None) -> None:
         self.model = model.to(device).eval()
+        # more models whose per-frame evidence is added to the model's (same frames, same offsets)
+        self.experts = {k: m.to(device).eval() for k, m in (experts or {}).items()}
         self.calibration = calibration or DEFAULT_CALIBRATION
         self.device, self.name, self.max_offset_sec = device, name, max_offset_sec
         # called as frames are encoded: (seconds done, seconds of the file); a progress bar over a long file
@@ -128,13 +131,16 @@ class OffsetChecker:
         logp = np.zeros((n_blocks, len(offsets)))
         count = np.zeros((n_blocks, len(offsets)))
         with torch.inference_mode():
-            v = self.model.embed_video(frames)
-            a = self.model.embed_audio(audio)
-            inner = a[:, ac:max(ac, a.shape[1] - ac)]     # audio steps clear of the sound's ends (see above)
+            models = [self.model, *self.experts.values()]
+            embedded = []
+            for m in models:
+                a = m.embed_audio(audio)
+                embedded.append((m, m.embed_video(frames), a[:, ac:max(ac, a.shape[1] - ac)]))  # clear of the ends
             band = block * 8
             for i in range(0, len(s.frames), band):
-                sc = self.model.offset_scores(v[:, i:i + band], inner, offsets + ac, torch.tensor([i], device=self.device))[0]
-                lp = filled_log_probs(sc.double())
+                first = torch.tensor([i], device=self.device)
+                lp = sum(filled_log_probs(m.offset_scores(v[:, i:i + band], inner, offsets + ac, first)[0].double())
+                         for m, v, inner in embedded)
                 ok = torch.from_numpy(moving[i:i + band])[:, None].to(self.device) & torch.isfinite(lp)
                 lp = lp.masked_fill(~ok, 0.0).cpu().numpy()
                 okn = ok.cpu().numpy()
@@ -205,6 +211,7 @@ class OffsetChecker:
         fps = float(s.source_fps)
         window = float(window or WINDOW_SEC)
         r = CheckResult(path=path, duration_sec=s.duration_sec, window_sec=window, method=self.name,
+                        experts=[self.name, *self.experts],
                         frame_rate=round(fps, 3), precision_sec=round(max(0.5 / fps, 0.5 / self.model.config.fps), 3),
                         search_sec=round(min(ev.search_sec, float(np.abs(ev.offsets_sec).max())), 3))
         r.per_window = self._windows(ev, window, float(stride or window / 2), silent)

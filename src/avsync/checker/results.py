@@ -63,6 +63,7 @@ class CheckResult:
     precision_sec: float | None = None  # half a frame of the file, or the engine's own step if coarser
     warning: str | None = None          # e.g. a frame rate too low for the stated precision
     search_sec: float | None = None     # offsets searched both ways (engine v2; None: the model's class grid)
+    experts: list[str] = field(default_factory=list)   # engine v2: the models whose evidence was joined
     grid: list[float] = field(default_factory=list, repr=False)
     per_window: list[WindowResult] = field(default_factory=list, repr=False)
 
@@ -81,7 +82,8 @@ class CheckResult:
              "error": self.error, "reason": self.reason,
              "duration_sec": None if self.duration_sec is None else round(self.duration_sec, 3),
              "window_sec": self.window_sec, "method": self.method, "frame_rate": self.frame_rate,
-             "precision_sec": self.precision_sec, "warning": self.warning, "search_sec": self.search_sec}
+             "precision_sec": self.precision_sec, "warning": self.warning, "search_sec": self.search_sec,
+             "experts": self.experts}
         if windows:
             d["per_window"] = [w.to_dict() for w in self.per_window]
         return d

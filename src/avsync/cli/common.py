@@ -30,6 +30,9 @@ def model_args(p: argparse.ArgumentParser, windows: bool = True) -> None:
     g.add_argument("--max-offset", type=float, default=None, metavar="SEC",
                    help="search offsets up to +-SEC (default: 5 s where the file is long enough; the record's "
                         "search_sec says what was searched). The engine (the default model) only")
+    g.add_argument("--experts", nargs="+", default=(), metavar="NAME", choices=["motion-onset"],
+                   help="the engine only: add these experts' evidence to the model's (motion-onset: hand-made, "
+                        "busiest-cell motion against onset strength); the record's experts lists them")
     g.add_argument("--min-confidence", type=float, default=None, metavar="C",
                    help="report 'not synchronisable' under this calibrated confidence (default: the model's, 0.2)")
     g.add_argument("--batch-size", type=int, default=8, metavar="B", help="windows per forward pass (default: 8)")
@@ -77,7 +80,7 @@ def checker_spec(args: argparse.Namespace) -> "CheckerSpec":
         raise UsageError("--max-offset must be > 0")
     check_device(args.device)
     return CheckerSpec("xcorr" if args.method == "xcorr" else args.model, args.device, args.batch_size,
-                       args.workers, args.min_confidence, max_offset)
+                       args.workers, args.min_confidence, max_offset, tuple(getattr(args, "experts", ()) or ()))
 
 
 def load_checker(args: argparse.Namespace) -> "SyncChecker":
