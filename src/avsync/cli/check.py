@@ -111,6 +111,8 @@ def _timeline_table(tl: Any) -> None:
     r, console = tl.result, Console()
     head = (f"{r.path}: offset {r.offset_sec:+.3f} s, confidence {r.confidence:.2f}" if r.offset_sec is not None
             else f"{r.path}: no answer ({r.reason})")
+    if r.offset_sec is not None and not r.synchronisable:
+        head += f" - a best guess, not an answer ({r.reason})"
     drift = (f"drift: yes, {len(tl.segments)} segments" if tl.drift else "drift: none") + (
         f" (fitted slope {tl.drift_ms_per_min:+.0f} ms/min)" if tl.drift_ms_per_min is not None else "")
     console.print(head)
