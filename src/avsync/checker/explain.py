@@ -117,10 +117,10 @@ def _explain_engine(checker: OffsetChecker, path: str | os.PathLike, start: floa
     import torch.nn.functional as F
 
     window = float(window or checker.window_sec)
-    r = checker.check(path, window)
+    s = checker.read(path)                                   # decoded once: the answer and the frames shown
+    r = checker.answer(str(path), checker.evidence_of(s), s, window)
     if start is None:
         start = max(r.per_window, key=lambda w: (w.usable, w.confidence)).start_sec
-    s = checker.read(path)
     fps, sr = s.fps, s.sample_rate
     k0 = max(0, min(len(s.frames) - 1, int(round((float(start) - s.start_sec) * fps))))
     k1 = min(len(s.frames), k0 + max(1, int(round(window * fps))))

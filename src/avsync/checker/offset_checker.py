@@ -151,11 +151,15 @@ class OffsetChecker:
                 if self.on_progress is not None:
                     self.on_progress(int(min(len(s.frames), i + band) / c.fps), int(s.duration_sec))
         usable = np.add.reduceat(moving.astype(np.int64), np.arange(0, len(moving), block))
-        if float(np.abs(s.audio).max(initial=0.0)) < self.calibration.min_audio_peak:
+        if self._silent(s):
             usable[:] = 0
             logp[:] = 0
             count[:] = 0
         return Evidence(offsets.cpu().numpy() * c.step_sec, logp, count, usable, block / c.fps, s.start_sec, asked)
+
+    def _silent(self, s: Any) -> bool:
+        """Whether the decoded sound is digital silence (peak under ``min_audio_peak``)."""
+        return float(np.abs(s.audio).max(initial=0.0)) < self.calibration.min_audio_peak
 
     def _moving(self, frames: np.ndarray) -> np.ndarray:
         """Per frame: whether the picture moves there (mean |difference| from the previous frame, 0..1,
@@ -207,7 +211,7 @@ class OffsetChecker:
     def answer(self, path: str, ev: Evidence, s: Any, window: float | None = None, stride: float | None = None) -> CheckResult:
         """The file's :class:`CheckResult` from its evidence."""
         cal = self.calibration
-        silent = float(np.abs(s.audio).max(initial=0.0)) < cal.min_audio_peak
+        silent = self._silent(s)
         fps = float(s.source_fps)
         window = float(window or WINDOW_SEC)
         r = CheckResult(path=path, duration_sec=s.duration_sec, window_sec=window, method=self.name,
@@ -311,7 +315,7 @@ class OffsetChecker:
         w = max(1, int(round(float(window or DESYNC_SEC) / ev.block_sec)))
         if ev.blocks < w:
             raise TooShortError(path, f"{s.duration_sec:.2f} s is shorter than the {w * ev.block_sec:g} s window")
-        silent = float(np.abs(s.audio).max(initial=0.0)) < self.calibration.min_audio_peak
+        silent = self._silent(s)
         ends = []
         for where, lo in (("first", 0), ("last", ev.blocks - w)):
             p = self._post(ev, lo, lo + w)

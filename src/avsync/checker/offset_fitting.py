@@ -31,7 +31,7 @@ from avsync.errors import AvsyncError
 SHARPNESS = tuple(float(t) for t in np.geomspace(0.1, 20.0, 48))
 
 
-def shift_audio(streams: Any, offset_sec: float) -> Any:
+def with_audio_ahead(streams: Any, offset_sec: float) -> Any:
     """A copy of decoded streams whose audio is ``offset_sec`` ahead of the picture (what the picture
     shows at ``t`` is heard at ``t - offset``; silence where the moved sound has none)."""
     n = int(round(offset_sec * streams.sample_rate))
@@ -75,7 +75,7 @@ def simulate(checker: OffsetChecker, paths: Sequence[str], per_clip: int = 4, se
             for _ in range(per_clip):
                 reach = min(max_offset_sec, 0.9 * max(0.1, s.duration_sec - max(0.5 * s.duration_sec, 2.0)))
                 o = round(rng.uniform(-reach, reach), 3)
-                trials.append(Trial(str(path), o, checker.evidence_of(shift_audio(s, o))))
+                trials.append(Trial(str(path), o, checker.evidence_of(with_audio_ahead(s, o))))
             if mismatched and previous is not None:
                 trials.append(Trial(str(path), None, checker.evidence_of(with_audio_of(s, previous))))
             previous = s

@@ -14,6 +14,7 @@ the numbers at training time that it sees when it checks a file.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def _picture(path: str, fps: float, height: int, max_width: int) -> tuple[np.nda
         frames: list[np.ndarray] = []
         last: tuple[float, np.ndarray] | None = None
         turns = 0
-        for k in range(10 ** 9):
+        for k in itertools.count():
             t = start + k / fps
             if k and (t >= declared_end - _EPS or (clock.exhausted and t >= clock.current[0] + 1 / source_fps - _EPS)):
                 break

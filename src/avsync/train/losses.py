@@ -13,6 +13,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from avsync.models.lagnet import frame_log_probs
+
 
 def cross_entropy(scores: torch.Tensor, positive: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """Cross-entropy of each row of ``scores`` ``(B, K)`` against the index of its positive ``(B,)``.
@@ -51,8 +53,6 @@ def offset_infonce(scores: torch.Tensor, offsets: torch.Tensor, sigma: float, ot
     probabilities averaged over the frames (the product of experts the checker accumulates),
     multiplied by ``T / frames_per_view`` (neighbouring frames are not independent evidence),
     against the same target, weighted by ``clip_weight``."""
-    from avsync.models.lagnet import frame_log_probs
-
     q = soft_targets(offsets, sigma).to(scores.device)
     logits = scores if others is None else torch.cat([scores, others], -1)
     logp = frame_log_probs(logits.float())[..., :scores.shape[-1]]

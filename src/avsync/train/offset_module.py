@@ -29,7 +29,7 @@ def other_clip_scores(model: Any, video: torch.Tensor, audio: torch.Tensor, firs
     aligned = audio[torch.arange(b, device=video.device)[:, None], steps]                                     # (B, T, D)
     sims = torch.einsum("btd,ctd->btc", video, aligned) * model.scale
     keep = ~torch.eye(b, dtype=torch.bool, device=video.device)
-    return sims[:, :, keep[0].nonzero().squeeze(-1)] if b == 1 else sims.masked_select(keep[:, None, :]).view(b, t, b - 1)
+    return sims.masked_select(keep[:, None, :]).view(b, t, b - 1)
 
 
 class OffsetModule(SyncModule):
