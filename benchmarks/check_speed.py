@@ -1,9 +1,11 @@
 """How fast is ``avsync check``? Seconds to check a 10 s and a 10 min video, next to the time PyAV
-alone needs to decode the same file, and files per minute over a folder of 100 clips.
+alone needs to decode the same file and the time of ``ffmpeg -threads 2 -i F -f null -`` (issue 15's bar;
+the ffmpeg binary of ``pip install imageio-ffmpeg`` or one on PATH), and files per minute over a folder
+of 100 clips.
 
-    .venv/bin/python benchmarks/check_speed.py [--model NAME|PATH] [--files 100] [--minutes 10]
+    .venv/bin/python benchmarks/check_speed.py [--model NAME|PATH] [--files 100] [--minutes 10] [--size 640x360]
 
-The test videos (640x360 H.264 25 fps, AAC 48 kHz stereo; made by ``read_clip.py``'s generator) are
+The test videos (H.264 25 fps at ``--size``, AAC 48 kHz stereo; made by ``read_clip.py``'s generator) are
 cached in benchmarks/.cache/. The folder of clips holds copies of the 10 s video with their audio
 shifted by different offsets (``avsync.media.shift_audio``). "check" times are the checker alone
 (model loaded, in this process); "CLI" times are the whole ``avsync check`` process, including
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -24,7 +27,6 @@ from pathlib import Path
 
 from read_clip import CACHE, decode_everything, make_long_video
 
-SIZE = (360, 640)
 
 
 def timed(fn, repeats: int = 1) -> tuple[float, object]:
@@ -37,13 +39,29 @@ def timed(fn, repeats: int = 1) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def video(name: str, minutes: float) -> Path:
-    """The cached test video, generated on first use."""
+def video(minutes: float, size: tuple[int, int]) -> Path:
+    """The cached test video of ``minutes`` at ``size`` (height, width), generated on first use."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / name
+    path = CACHE / f"check_{minutes * 60:g}s_{size[1]}x{size[0]}.mp4"
     if not path.is_file():
-        make_long_video(path, minutes, size=SIZE)
+        make_long_video(path, minutes, size=size)
     return path
+
+
+def ffmpeg_exe() -> str | None:
+    """An ffmpeg binary: imageio-ffmpeg's if installed, else one on PATH, else None."""
+    try:
+        import imageio_ffmpeg
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except ImportError:
+        return shutil.which("ffmpeg")
+
+
+def ffmpeg_null_seconds(exe: str, path: Path) -> float:
+    """Wall time of ``ffmpeg -threads 2 -i path -f null -`` (decode everything, write nothing)."""
+    t = time.perf_counter()
+    subprocess.run([exe, "-v", "error", "-threads", "2", "-i", str(path), "-f", "null", "-"], check=True)
+    return time.perf_counter() - t
 
 
 def folder_of_clips(src: Path, n: int) -> Path:
@@ -70,38 +88,53 @@ def main() -> None:
     """Measure and print a markdown table (and the raw numbers as JSON)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None, help="model name or path (default: the shipped default model)")
-    ap.add_argument("--files", type=int, default=100)
+    ap.add_argument("--files", type=int, default=100, help="clips in the folder (0: no folder)")
     ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--size", default="640x360", help="WIDTHxHEIGHT of the long video (the 10 s one is 640x360)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
     args = ap.parse_args()
 
     import avsync
 
-    short, long = video("check_10s.mp4", 10 / 60), video(f"check_{args.minutes:g}min.mp4", args.minutes)
+    width, height = (int(v) for v in args.size.split("x"))
+    short, long = video(10 / 60, (360, 640)), video(args.minutes, (height, width))
+    exe = ffmpeg_exe()
     t_load, checker = timed(lambda: avsync.load_model(args.model))
     checker.check(short)  # warm-up
+    model_args = ["--method", "xcorr"] if args.model == "xcorr" else (["--model", args.model] if args.model else [])
     rows = {}
-    for name, path, reps in (("10 s", short, args.repeats), (f"{args.minutes:g} min", long, 1)):
+    for name, path, reps in (("10 s 640x360", short, args.repeats), (f"{args.minutes:g} min {args.size}", long, 1)):
         t_dec, _ = timed(lambda: decode_everything(path), reps)
         t_chk, r = timed(lambda: checker.check(path), reps)
-        rows[name] = {"decode_sec": round(t_dec, 3), "check_sec": round(t_chk, 3), "windows": r.windows,
-                      "ratio": round(t_chk / t_dec, 2)}
-    model_args = ["--method", "xcorr"] if args.model == "xcorr" else (["--model", args.model] if args.model else [])
-    rows["10 s"]["cli_sec"] = round(statistics.median(
-        cli_seconds(["check", str(short), "--format", "json", *model_args]) for _ in range(args.repeats)), 3)
-    folder = folder_of_clips(short, args.files)
-    with tempfile.TemporaryDirectory() as tmp:
-        t_folder = cli_seconds(["check", str(folder), "--format", "jsonl", "--out", f"{tmp}/r.jsonl", *model_args])
-    result = {"model": checker.name, "load_model_sec": round(t_load, 3), "rows": rows, "folder_files": args.files,
-              "folder_sec": round(t_folder, 2), "files_per_min": round(args.files / t_folder * 60, 1),
-              "load_average": os.getloadavg()[0], "threads": __import__("torch").get_num_threads()}
+        t_cli = statistics.median(cli_seconds(["check", str(path), "--format", "json", *model_args])
+                                  for _ in range(reps))
+        row = {"decode_sec": round(t_dec, 3), "check_sec": round(t_chk, 3), "cli_sec": round(t_cli, 3),
+               "windows": r.windows, "offset_sec": r.offset_sec, "ratio_decode": round(t_chk / t_dec, 2)}
+        if exe:
+            t_null = statistics.median(ffmpeg_null_seconds(exe, path) for _ in range(reps))
+            row.update(ffmpeg_null_sec=round(t_null, 3), ratio_cli_ffmpeg=round(t_cli / t_null, 2))
+        rows[name] = row
+    result = {"command": " ".join(sys.argv), "model": checker.name, "ffmpeg": exe,
+              "load_model_sec": round(t_load, 3), "rows": rows, "load_average": os.getloadavg()[0],
+              "threads": __import__("torch").get_num_threads()}
+    if args.files:
+        folder = folder_of_clips(short, args.files)
+        with tempfile.TemporaryDirectory() as tmp:
+            t_folder = cli_seconds(["check", str(folder), "--format", "jsonl", "--out", f"{tmp}/r.jsonl", *model_args])
+        result.update(folder_files=args.files, folder_sec=round(t_folder, 2),
+                      files_per_min=round(args.files / t_folder * 60, 1))
     print(json.dumps(result, indent=1))
-    print("\n| video | PyAV decode s | check s | check / decode | windows | whole CLI s |\n|---|---|---|---|---|---|")
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print("\n| video | ffmpeg -f null s | PyAV decode s | check s | whole CLI s | CLI / ffmpeg | check / PyAV |"
+          "\n|---|---|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r['decode_sec']:.2f} | {r['check_sec']:.2f} | {r['ratio']:.1f}x | {r['windows']} | "
-              f"{r.get('cli_sec', '')} |")
-    print(f"\n{args.files} clips of 10 s: {t_folder:.1f} s for the whole `avsync check` run, "
-          f"{result['files_per_min']:.0f} files/min (model {checker.name}, load average {result['load_average']:.1f})")
+        print(f"| {name} | {r.get('ffmpeg_null_sec', '-')} | {r['decode_sec']:.2f} | {r['check_sec']:.2f} | "
+              f"{r['cli_sec']:.2f} | {r.get('ratio_cli_ffmpeg', '-')}x | {r['ratio_decode']:.1f}x |")
+    if args.files:
+        print(f"\n{args.files} clips of 10 s: {result['folder_sec']:.1f} s for the whole `avsync check` run, "
+              f"{result['files_per_min']:.0f} files/min (model {checker.name}, load average {result['load_average']:.1f})")
 
 
 if __name__ == "__main__":

@@ -115,6 +115,8 @@ def main() -> int:
     ap.add_argument("--method", choices=("model", "xcorr"), default="model", help="a trained model or the xcorr baseline")
     ap.add_argument("--model", default=None, help="model name or .safetensors path (default: the shipped default)")
     ap.add_argument("--experts", nargs="+", default=(), help="the engine only: experts whose evidence joins the model's")
+    ap.add_argument("--speech", choices=("auto", "on", "off"), default="off", help="the engine only: the speech expert")
+    ap.add_argument("--lips", default=None, help="the speech expert's lip scorer (name, hand, or path)")
     ap.add_argument("--calibration", type=Path, default=None, help="a calibration JSON to use instead of the model's")
     ap.add_argument("--group", choices=("dev", "train", "all"), default="all", help="which sources' cases to run")
     ap.add_argument("--cases", type=Path, default=None, help=f"where case files are kept (default DATA/cases/v{VERSION})")
@@ -129,7 +131,8 @@ def main() -> int:
     files = render_all(cases, args.cases or args.data / "cases" / f"v{VERSION}")
     from avsync.pool import CheckerSpec
 
-    checker = CheckerSpec("xcorr" if args.method == "xcorr" else args.model, experts=tuple(args.experts)).load()
+    checker = CheckerSpec("xcorr" if args.method == "xcorr" else args.model, experts=tuple(args.experts),
+                          speech=args.speech, lips=args.lips).load()
     if args.calibration:
         from avsync.checker import Calibration
 

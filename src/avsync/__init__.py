@@ -34,7 +34,15 @@ def available_models() -> list[str]:
     training-free baseline). Architecture configs (``avsync.models.available_models()``) have no
     trained weights; train one with ``avsync train`` and pass its ``.safetensors`` path."""
     shipped = sorted(p.name[: -len(".safetensors")] for p in MODEL_DIR.glob("*.safetensors"))
-    return shipped + [BASELINE]
+    return [n for n in shipped if n not in lip_scorers()] + [BASELINE]
+
+
+def lip_scorers() -> list[str]:
+    """Names of the shipped lip scorers (the speech expert's, ``--lips``): not models that check files."""
+    import json
+
+    return sorted(p.stem for p in MODEL_DIR.glob("*.json")
+                  if not p.name.endswith(".calibration.json") and json.loads(p.read_text()).get("arch") == "lipnet")
 
 
 def resolve_weights(name_or_path: str | os.PathLike | None) -> Path | None:
@@ -75,12 +83,15 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu
         return SyncChecker(XcorrEstimator(), _calibration(MODEL_DIR / f"{BASELINE}.calibration.json", None,
                                                           Calibration()), batch_size=batch_size, workers=workers)
     else:
+        from avsync.errors import UsageError
         from avsync.models import LagNet, load_model_file
 
         name = weights.name[: -len(".safetensors")] if weights.name.endswith(".safetensors") else weights.stem
         name = weights.parent.name if name == "model" else name  # a checkpoint folder: name it by its step
         model = load_model_file(weights, map_location=device)
         cal_file = calibration_path(weights)
+        if isinstance(model, LagNet) and model.config.arch == "lipnet":
+            raise UsageError(f"{weights}: a lip scorer (the speech expert's, --speech), not a model that checks files")
         if isinstance(model, LagNet):
             from avsync.checker.offset_checker import DEFAULT_CALIBRATION, OffsetChecker
 

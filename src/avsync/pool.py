@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 class CheckerSpec:
     """Everything that makes a checker: ``model`` is a shipped name, a weights path or ``xcorr``
     (None: the shipped default); ``min_confidence`` overrides the calibration's when given;
-    ``max_offset_sec`` the engine's searched range, ``experts`` more evidence it joins."""
+    ``max_offset_sec`` the engine's searched range, ``experts`` more evidence it joins, ``speech``
+    the speech expert's switch (auto: when the speech extra is installed; on; off), ``lips`` its lip
+    scorer (a shipped name or a weights path)."""
 
     model: str | None = None
     device: str = "cpu"
@@ -31,6 +33,8 @@ class CheckerSpec:
     min_confidence: float | None = None
     max_offset_sec: float | None = None
     experts: tuple[str, ...] = ()
+    speech: str = "off"
+    lips: str | None = None
 
     def load(self) -> "SyncChecker":
         """The checker this spec describes."""
@@ -41,7 +45,8 @@ class CheckerSpec:
         if self.min_confidence is not None:
             checker.calibration = checker.calibration.with_min_confidence(self.min_confidence)
         engine = hasattr(checker, "max_offset_sec")
-        for option, given in (("--max-offset", self.max_offset_sec is not None), ("--experts", bool(self.experts))):
+        for option, given in (("--max-offset", self.max_offset_sec is not None), ("--experts", bool(self.experts)),
+                              ("--speech on", self.speech == "on")):
             if given and not engine:
                 from avsync.errors import UsageError
 
@@ -53,6 +58,11 @@ class CheckerSpec:
             from avsync.models.handmade import expert
 
             checker.experts = {name: expert(name).to(self.device) for name in self.experts}
+        if engine:
+            from avsync.checker.speech_expert import speech_expert, speech_wanted
+
+            if speech_wanted(self.speech):
+                checker.speech = speech_expert(self.lips, self.device)
         return checker
 
 

@@ -12,6 +12,7 @@ from cli_run import jsonl, run
 from sync_clips import make_clip
 
 from avsync.models import create, save_model
+from avsync.perception import speech_available
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,21 @@ def test_max_offset_and_experts_need_the_engine(capsys, clip):
 def test_experts_join_the_engine_and_are_listed(capsys, engine, clip):
     code, out, _ = run(capsys, "check", clip, "--model", engine, "--experts", "motion-onset", "--format", "jsonl")
     assert code == 0 and jsonl(out)[0]["experts"] == ["engine", "motion-onset"]
+
+
+@pytest.mark.skipif(not speech_available(), reason="the speech extra is not installed (setup.sh installs it)")
+def test_the_speech_expert_runs_in_the_same_pass_and_says_what_it_found(capsys, engine, clip):
+    code, out, err = run(capsys, "check", clip, "--model", engine, "--speech", "on", "--format", "jsonl")
+    r = jsonl(out)[0]
+    assert code == 0 and r["error"] is None and "INFO" not in err
+    assert r["speech"]["face_tracks"] == 0 and r["experts"] == ["engine"]      # no face in a generated clip
+    code, out, _ = run(capsys, "check", clip, "--model", engine, "--format", "jsonl")
+    assert jsonl(out)[0]["speech"] is None                                     # off by default
+
+
+def test_speech_on_needs_the_engine(capsys, clip):
+    code, _, err = run(capsys, "check", clip, "--method", "xcorr", "--speech", "on")
+    assert code == 2 and "--speech on" in err and len(err.strip().splitlines()) == 1
 
 
 def test_timeline_desync_and_explain_run_on_the_engine(capsys, engine, clip, tmp_path):

@@ -18,7 +18,6 @@ Sign convention: ``offset_sec > 0`` means the audio is ahead of the picture.
 
 from __future__ import annotations
 
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
@@ -30,7 +29,7 @@ from avsync.checker.calibration import Calibration
 from avsync.checker.evidence import Evidence, Posterior, best_path, drift_fit, posterior
 from avsync.checker.results import CheckResult, DesyncResult, Segment, Timeline, WindowResult, call_safely
 from avsync.errors import TooShortError
-from avsync.models.lagnet import LagNet, frame_log_probs
+from avsync.models.lagnet import LagNet, filled_log_probs
 
 LOW_FPS = 10.0
 DEFAULT_CALIBRATION = Calibration(temperature=4.0, sharpness=2.0, min_confidence=0.3, fix_min_confidence=0.7)
@@ -44,19 +43,6 @@ WINDOW_SEC = 8.0             # local stretches (per-window records, timeline, De
 DESYNC_SEC = 5.0             # DeSync: the first and the last this many seconds
 MIN_SEGMENT_SEC = 3.0        # a timeline segment rests on at least this many seconds of evidence
 JUMP_SEC = 0.06              # a path step larger than this starts a new timeline segment
-
-
-def filled_log_probs(scores: torch.Tensor) -> torch.Tensor:
-    """Each frame's log-probabilities over the candidates (:func:`frame_log_probs`), where a candidate
-    the sound does not reach takes the frame's mean log-probability over the ones it does. So every
-    offset is judged on the same frames: without this, an offset near the range's edge is judged on
-    only the frames that reach it, and a stretch of weak (flat) evidence there outscores the truth."""
-    lp = frame_log_probs(scores)
-    valid = torch.isfinite(lp)
-    n = valid.sum(-1, keepdim=True)
-    mean = torch.where(valid, lp, torch.zeros((), dtype=lp.dtype, device=lp.device)).sum(-1, keepdim=True) / n.clamp(min=1)
-    out = torch.where(valid, lp, mean)
-    return out.masked_fill(n == 0, -math.inf)
 
 
 def search_range(length_sec: float, wanted_sec: float) -> float:
@@ -75,10 +61,11 @@ class OffsetChecker:
 
     def __init__(self, model: LagNet, calibration: Calibration | None = None, device: str = "cpu",
                  name: str = "default", max_offset_sec: float | None = None,
-                 experts: dict[str, LagNet] | None = None) -> None:
+                 experts: dict[str, LagNet] | None = None, speech: Any = None) -> None:
         self.model = model.to(device).eval()
         # more models whose per-frame evidence is added to the model's (same frames, same offsets)
         self.experts = {k: m.to(device).eval() for k, m in (experts or {}).items()}
+        self.speech = speech          # a SpeechExpert (faces + speech + lips), or None
         self.calibration = calibration or DEFAULT_CALIBRATION
         self.device, self.name, self.max_offset_sec = device, name, max_offset_sec
         # called as frames are encoded: (seconds done, seconds of the file); a progress bar over a long file
@@ -101,7 +88,10 @@ class OffsetChecker:
         from avsync.media.stream import read_streams
 
         c = self.model.config
-        s = read_streams(path, c.fps, c.height, c.max_width, c.sample_rate)
+        finder = self.speech.finder() if self.speech is not None else None
+        s = read_streams(path, c.fps, c.height, c.max_width, c.sample_rate, on_frame=finder)
+        if finder is not None:
+            s.extras["faces"] = finder.faces
         if s.duration_sec < MIN_SEC:
             raise TooShortError(path, f"{s.duration_sec:.2f} s of picture is too short to check (at least {MIN_SEC:g} s)")
         return s
@@ -136,11 +126,14 @@ class OffsetChecker:
             for m in models:
                 a = m.embed_audio(audio)
                 embedded.append((m, m.embed_video(frames), a[:, ac:max(ac, a.shape[1] - ac)]))  # clear of the ends
+            speech = self._speech_evidence(s)
             band = block * 8
             for i in range(0, len(s.frames), band):
                 first = torch.tensor([i], device=self.device)
                 lp = sum(filled_log_probs(m.offset_scores(v[:, i:i + band], inner, offsets + ac, first)[0].double())
                          for m, v, inner in embedded)
+                if speech is not None:
+                    lp = lp + speech.band(i, min(band, len(s.frames) - i), offsets)
                 ok = torch.from_numpy(moving[i:i + band])[:, None].to(self.device) & torch.isfinite(lp)
                 lp = lp.masked_fill(~ok, 0.0).cpu().numpy()
                 okn = ok.cpu().numpy()
@@ -156,6 +149,22 @@ class OffsetChecker:
             logp[:] = 0
             count[:] = 0
         return Evidence(offsets.cpu().numpy() * c.step_sec, logp, count, usable, block / c.fps, s.start_sec, asked)
+
+    def _speech_evidence(self, s: Any) -> Any:
+        """The speech expert's evidence for streams read with its face finder (kept in ``s.extras``)."""
+        if self.speech is None or "faces" not in s.extras:
+            return None
+        ev = self.speech.prepare(s, s.extras["faces"], self.speech.scorer.config.audio_context)
+        s.extras["speech"] = ev
+        return ev
+
+    @staticmethod
+    def _speech_contributed(s: Any) -> list[str]:
+        """["speech"] when the speech expert had evidence in the file (faces while someone spoke)."""
+        from avsync.checker.speech_expert import MIN_EVIDENCE_SEC
+
+        ev = s.extras.get("speech") if hasattr(s, "extras") else None
+        return ["speech"] if ev is not None and ev.evidence_sec >= MIN_EVIDENCE_SEC else []
 
     def _silent(self, s: Any) -> bool:
         """Whether the decoded sound is digital silence (peak under ``min_audio_peak``)."""
@@ -215,7 +224,7 @@ class OffsetChecker:
         fps = float(s.source_fps)
         window = float(window or WINDOW_SEC)
         r = CheckResult(path=path, duration_sec=s.duration_sec, window_sec=window, method=self.name,
-                        experts=[self.name, *self.experts],
+                        experts=[self.name, *self.experts, *self._speech_contributed(s)], speech=_speech_summary(s),
                         frame_rate=round(fps, 3), precision_sec=round(max(0.5 / fps, 0.5 / self.model.config.fps), 3),
                         search_sec=round(min(ev.search_sec, float(np.abs(ev.offsets_sec).max())), 3))
         r.per_window = self._windows(ev, window, float(stride or window / 2), silent)
@@ -325,6 +334,15 @@ class OffsetChecker:
                                                       f"{ev.block_time(lo + w):.2f} s: {reason}")
             ends.append(abs(p.offset_sec))
         return DesyncResult(str(path), ends[0], ends[1], (ends[0] + ends[1]) / 2)
+
+
+def _speech_summary(s: Any) -> dict[str, Any] | None:
+    """What the speech expert found in the file (None when it did not run)."""
+    ev = s.extras.get("speech") if hasattr(s, "extras") else None
+    if ev is None:
+        return None
+    return {"face_tracks": ev.tracks, "speech_sec": round(ev.speech_sec, 2), "speech_with_face_sec": round(ev.evidence_sec, 2),
+            "face_finding_sec": round(ev.cost_sec, 2)}
 
 
 def _top(ev: Evidence, post: Posterior, k: int = 5) -> list[dict[str, float]]:

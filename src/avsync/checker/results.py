@@ -64,6 +64,7 @@ class CheckResult:
     warning: str | None = None          # e.g. a frame rate too low for the stated precision
     search_sec: float | None = None     # offsets searched both ways (engine v2; None: the model's class grid)
     experts: list[str] = field(default_factory=list)   # engine v2: the models whose evidence was joined
+    speech: dict[str, Any] | None = None  # the speech expert, when it ran: face tracks, seconds of speech / with a face
     grid: list[float] = field(default_factory=list, repr=False)
     per_window: list[WindowResult] = field(default_factory=list, repr=False)
 
@@ -83,7 +84,7 @@ class CheckResult:
              "duration_sec": None if self.duration_sec is None else round(self.duration_sec, 3),
              "window_sec": self.window_sec, "method": self.method, "frame_rate": self.frame_rate,
              "precision_sec": self.precision_sec, "warning": self.warning, "search_sec": self.search_sec,
-             "experts": self.experts}
+             "experts": self.experts, "speech": self.speech}
         if windows:
             d["per_window"] = [w.to_dict() for w in self.per_window]
         return d

@@ -33,6 +33,12 @@ def model_args(p: argparse.ArgumentParser, windows: bool = True) -> None:
     g.add_argument("--experts", nargs="+", default=(), metavar="NAME", choices=["motion-onset"],
                    help="the engine only: add these experts' evidence to the model's (motion-onset: hand-made, "
                         "busiest-cell motion against onset strength); the record's experts lists them")
+    g.add_argument("--speech", choices=["auto", "on", "off"], default="off",
+                   help="the engine only: the speech expert (faces, lips and speech activity; needs the speech "
+                        "extra): on, off (default, see docs/speech.md), or auto (on when the extra is installed)")
+    g.add_argument("--lips", default=None, metavar="NAME|PATH",
+                   help="the speech expert's lip scorer: a shipped name (default lipnet-v1), hand (nothing "
+                        "learnt) or a .safetensors path")
     g.add_argument("--min-confidence", type=float, default=None, metavar="C",
                    help="report 'not synchronisable' under this calibrated confidence (default: the model's, 0.2)")
     g.add_argument("--batch-size", type=int, default=8, metavar="B", help="windows per forward pass (default: 8)")
@@ -80,7 +86,8 @@ def checker_spec(args: argparse.Namespace) -> "CheckerSpec":
         raise UsageError("--max-offset must be > 0")
     check_device(args.device)
     return CheckerSpec("xcorr" if args.method == "xcorr" else args.model, args.device, args.batch_size,
-                       args.workers, args.min_confidence, max_offset, tuple(getattr(args, "experts", ()) or ()))
+                       args.workers, args.min_confidence, max_offset, tuple(getattr(args, "experts", ()) or ()),
+                       getattr(args, "speech", "off"), getattr(args, "lips", None))
 
 
 def load_checker(args: argparse.Namespace) -> "SyncChecker":

@@ -15,9 +15,11 @@ the numbers at training time that it sees when it checks a file.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
+import av
 import numpy as np
 
 from avsync.errors import CorruptMediaError, TooShortError
@@ -41,6 +43,7 @@ class Streams:
     start_sec: float
     source_fps: float
     source_size: tuple[int, int]
+    extras: dict[str, Any] = field(default_factory=dict)   # what a reader found on the way (the speech expert's faces)
 
     @property
     def duration_sec(self) -> float:
@@ -55,8 +58,13 @@ def scaled_size(width: int, height: int, target_height: int, max_width: int) -> 
     return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
 
 
-def _picture(path: str, fps: float, height: int, max_width: int) -> tuple[np.ndarray, float, float, tuple[int, int]]:
-    """(grey frames at ``fps``, file time of the first, the stream's frame rate, its stored size)."""
+FrameHook = Callable[[int, av.VideoFrame, int], None]
+
+
+def _picture(path: str, fps: float, height: int, max_width: int,
+             on_frame: FrameHook | None = None) -> tuple[np.ndarray, float, float, tuple[int, int]]:
+    """(grey frames at ``fps``, file time of the first, the stream's frame rate, its stored size);
+    ``on_frame(k, decoded frame on screen at tick k, quarter turns)`` is called at every tick."""
     with open_media(path) as container:
         stream = video_stream(container)
         stream.thread_type = "AUTO"
@@ -82,6 +90,8 @@ def _picture(path: str, fps: float, height: int, max_width: int) -> tuple[np.nda
                 grey = held[1].reformat(width=out_w, height=out_h, format="gray", interpolation="AREA")
                 last = (held[0], grey.to_ndarray())
             frames.append(last[1])
+            if on_frame is not None:
+                on_frame(k, held[1], turns)
     stacked = np.stack(frames)
     if turns:
         stacked = np.ascontiguousarray(np.rot90(stacked, k=turns, axes=(1, 2)))
@@ -104,11 +114,13 @@ def _sound(path: str, start: float, count: int, sample_rate: int) -> np.ndarray:
 
 
 def read_streams(path: str | Path, fps: float = 25.0, height: int = 64, max_width: int = 160,
-                 sample_rate: int = 16000, min_sec: float = 0.0) -> Streams:
+                 sample_rate: int = 16000, min_sec: float = 0.0, on_frame: FrameHook | None = None) -> Streams:
     """The whole picture of ``path`` as grey frames (see the module docstring) and its sound over the
-    same span. TooShortError when the picture lasts less than ``min_sec``."""
+    same span. TooShortError when the picture lasts less than ``min_sec``. ``on_frame(k, frame,
+    quarter turns)`` sees the decoded frame of every tick ``k`` on the way (the speech expert's
+    face finder: faces at a resolution the grey frames do not have, in the same pass)."""
     path = str(path)
-    frames, start, source_fps, size = _picture(path, fps, height, max_width)
+    frames, start, source_fps, size = _picture(path, fps, height, max_width, on_frame)
     audio = _sound(path, start, int(round(len(frames) / fps * sample_rate)), sample_rate)
     streams = Streams(path, frames, audio, float(fps), int(sample_rate), start, source_fps, size)
     if streams.duration_sec < min_sec:

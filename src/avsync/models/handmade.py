@@ -6,6 +6,9 @@ strength (the rectified rise of the 300-3000 Hz log energy), each standardised o
 rectified, and made a 2-d unit vector with a small constant part, so that their cosine is high where
 both have an event at once. The engine turns its scores into evidence like any other model's, and
 can add it to a learnt model's (``OffsetChecker(..., experts=[...])``).
+
+:class:`HandLips` is the speech expert's hand-made lip scorer (:mod:`avsync.models.lips`): the
+rectified change of a face track's inner-lip opening against the same onset strength.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from avsync.models.lagnet import LagNet
+from avsync.models.lips import MOUTH_CHANNELS, lip_activity, mouth_inputs
 from avsync.models.registry import get_config
 
 EXPERTS = ("motion-onset",)
@@ -43,6 +47,19 @@ class MotionOnset(LagNet):
         band = (freqs >= 300) & (freqs <= 3000)
         energy = torch.log(spec.abs().square()[:, band].mean(1) + 1e-8)
         return _events(torch.cat([torch.zeros_like(energy[:, :1]), energy[:, 1:] - energy[:, :-1]], 1))
+
+
+class HandLips(MotionOnset):
+    """Lip-opening change against onset strength; nothing learnt (see the module docstring)."""
+
+    def embed_mouth(self, series: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+        """Mouth signal ``(B, T, 3)`` and where seen ``(B, T)`` -> ``(B, T, 2)``."""
+        change = mouth_inputs(series, seen)[..., MOUTH_CHANNELS].abs()
+        return _events(change)
+
+    def talking(self, series: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, T)``: :func:`~avsync.models.lips.lip_activity`."""
+        return lip_activity(series, seen)
 
 
 def expert(name: str) -> LagNet:

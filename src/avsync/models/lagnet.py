@@ -56,8 +56,8 @@ class LagNetConfig:
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        if self.arch != "lagnet":
-            raise UsageError(f"model {self.name}: a LagNetConfig has arch 'lagnet', not {self.arch!r}")
+        if self.arch not in ("lagnet", "lipnet"):
+            raise UsageError(f"model {self.name}: a LagNetConfig has arch 'lagnet' or 'lipnet', not {self.arch!r}")
         ratio = self.sample_rate / self.hop / self.fps
         if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise UsageError(f"model {self.name}: {self.sample_rate / self.hop:g} audio steps per second is not a "
@@ -128,6 +128,19 @@ def frame_log_probs(scores: torch.Tensor) -> torch.Tensor:
     mean = torch.where(valid, scores, torch.zeros((), dtype=scores.dtype, device=scores.device)).sum(-1, keepdim=True) / n
     logp = torch.log_softmax(torch.where(valid, scores, mean), -1)
     return logp.masked_fill(~valid, -math.inf)
+
+
+def filled_log_probs(scores: torch.Tensor) -> torch.Tensor:
+    """Each frame's log-probabilities over the candidates (:func:`frame_log_probs`), where a candidate
+    the sound does not reach takes the frame's mean log-probability over the ones it does. So every
+    offset is judged on the same frames: without this, an offset near the range's edge is judged on
+    only the frames that reach it, and a stretch of weak (flat) evidence there outscores the truth."""
+    lp = frame_log_probs(scores)
+    valid = torch.isfinite(lp)
+    n = valid.sum(-1, keepdim=True)
+    mean = torch.where(valid, lp, torch.zeros((), dtype=lp.dtype, device=lp.device)).sum(-1, keepdim=True) / n.clamp(min=1)
+    out = torch.where(valid, lp, mean)
+    return out.masked_fill(n == 0, -math.inf)
 
 
 class TemporalStack(nn.Module):

@@ -16,6 +16,7 @@ from avsync.errors import UsageError
 from avsync.models.avst import AVST
 from avsync.models.config import ModelConfig
 from avsync.models.lagnet import LagNet, LagNetConfig
+from avsync.models.lips import LipNet
 from avsync.models.layers import SyncModel
 from avsync.models.sparsesync import SparseSync
 
@@ -31,8 +32,8 @@ def available_models() -> list[str]:
 
 def config_from_dict(data: dict[str, Any]) -> AnyConfig:
     """The config a dict describes: a :class:`LagNetConfig` for arch ``lagnet`` (the engine's
-    model), else a :class:`ModelConfig` (SparseSync / AVST)."""
-    return LagNetConfig.from_dict(data) if data.get("arch") == "lagnet" else ModelConfig.from_dict(data)
+    model) and ``lipnet`` (the speech expert's lip scorer), else a :class:`ModelConfig` (SparseSync / AVST)."""
+    return LagNetConfig.from_dict(data) if data.get("arch") in ("lagnet", "lipnet") else ModelConfig.from_dict(data)
 
 
 def get_config(name: str, **overrides: Any) -> AnyConfig:
@@ -47,7 +48,7 @@ def get_config(name: str, **overrides: Any) -> AnyConfig:
 def build_model(config: AnyConfig) -> SyncModel | LagNet:
     """A freshly initialised model for ``config``."""
     if isinstance(config, LagNetConfig):
-        return LagNet(config)
+        return LipNet(config) if config.arch == "lipnet" else LagNet(config)
     return SparseSync(config) if config.arch == "sparsesync" else AVST(config)
 
 

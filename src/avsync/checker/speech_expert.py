@@ -1,0 +1,133 @@
+"""The speech expert: where there are faces and speech, each face track's mouth against the sound
+at every offset, joined to the engine's evidence on the same frames.
+
+1. while the engine decodes the file, a :class:`~avsync.perception.faces.FaceFinder` sees every
+   frame at a resolution the grey frames do not have (``read_streams(..., on_frame=...)``);
+2. Silero VAD marks where the sound holds speech (widened by 0.3 s: lips move before a word);
+3. a lip scorer (:mod:`avsync.models.lips`) embeds every track's mouth signal and the sound and
+   scores every offset per frame and track; a frame's evidence is the mixture over the tracks seen
+   there, weighted by how much each looks like talking (attention over tracks: only the speaker's
+   track should carry the moment), ``log sum_k w_k p_k(offset)``;
+4. frames without speech or without a face add nothing, so on other footage the engine is unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from avsync.models.lagnet import LagNet, filled_log_probs
+from avsync.perception import require_speech, speech_available
+
+SPEECH_MODES = ("auto", "on", "off")
+DEFAULT_LIPS = "lipnet-v1"   # the shipped lip scorer (assets/models/); "hand" is the hand-made one
+MIN_TRACK_SEC = 1.0          # shorter face tracks are ignored
+MIN_EVIDENCE_SEC = 1.0       # the expert "contributed" to a record when it had at least this much evidence
+
+
+def speech_wanted(mode: str) -> bool:
+    """Whether the expert runs under ``--speech mode``: ``on`` needs the extra (a one-line error if it
+    is missing), ``auto`` uses it when installed, ``off`` never."""
+    if mode not in SPEECH_MODES:
+        from avsync.errors import UsageError
+
+        raise UsageError(f"--speech must be one of {', '.join(SPEECH_MODES)}, not {mode!r}")
+    if mode == "on":
+        require_speech()
+    return mode == "on" or (mode == "auto" and speech_available())
+
+
+def lip_scorer(name_or_path: str | None = None, device: str = "cpu") -> LagNet:
+    """The lip scorer called ``name_or_path``: ``hand`` (:class:`~avsync.models.handmade.HandLips`), a
+    shipped name (default :data:`DEFAULT_LIPS`) or a ``.safetensors`` path of a LipNet."""
+    from avsync.errors import UsageError
+    from avsync.models import load_model_file
+
+    if name_or_path == "hand":
+        from avsync.models.handmade import HandLips, expert
+
+        return HandLips(expert("motion-onset").config).to(device).eval()
+    from avsync import MODEL_DIR
+
+    name = name_or_path or DEFAULT_LIPS
+    path = MODEL_DIR / f"{name}.safetensors" if (MODEL_DIR / f"{name}.safetensors").is_file() else name
+    model = load_model_file(path, map_location=device)
+    if model.config.arch != "lipnet":
+        raise UsageError(f"--lips {name}: {model.config.name} is not a lip scorer (arch {model.config.arch})")
+    return model
+
+
+def speech_expert(lips: str | None = None, device: str = "cpu") -> "SpeechExpert":
+    """The speech expert with the lip scorer ``lips`` (see :func:`lip_scorer`)."""
+    return SpeechExpert(lip_scorer(lips, device))
+
+
+@dataclass
+class SpeechEvidence:
+    """One file's speech evidence, ready to be scored band by band on the engine's frames."""
+
+    band: Callable[[int, int, torch.Tensor], torch.Tensor]   # (first frame, frames, offsets in steps) -> (n, K)
+    tracks: int                  # face tracks used
+    speech_sec: float            # seconds of the picture with speech around them
+    evidence_sec: float          # of those, seconds with a face seen
+    cost_sec: float              # time spent finding faces
+
+
+class SpeechExpert:
+    """Faces + speech activity + a lip scorer (see the module docstring)."""
+
+    name = "speech"
+
+    def __init__(self, scorer: LagNet, step: int = 2, detect_every: int = 5, vad: Any = None) -> None:
+        if vad is None:
+            from avsync.perception.vad import SileroVAD
+
+            vad = SileroVAD()
+        self.scorer = scorer.eval()
+        self.vad = vad                # anything with probability(16 kHz audio) -> one value per 32 ms
+        self.step, self.detect_every = step, detect_every
+
+    def finder(self) -> Any:
+        """A fresh face finder for one file (hand it to ``read_streams(on_frame=...)``)."""
+        from avsync.perception.faces import FaceFinder
+
+        return FaceFinder(self.scorer.config.fps, self.step, self.detect_every)
+
+    def prepare(self, s: Any, faces: Any, audio_context: int) -> SpeechEvidence:
+        """The evidence of decoded streams ``s`` with the ``faces`` found in them; the scorer's sound
+        embeddings are trimmed by ``audio_context`` steps at the ends, as the engine's are."""
+        from avsync.perception.vad import speech_frames
+
+        n, fps = len(s.frames), s.fps
+        speech = speech_frames(self.vad.probability(s.audio), n, fps)
+        tracks = faces.long_tracks(MIN_TRACK_SEC)
+        if not tracks or not speech.any():
+            return SpeechEvidence(_nothing, len(tracks), speech.sum() / fps, 0.0, faces.seconds)
+        pairs = [t.series(n) for t in tracks]
+        series = torch.from_numpy(np.stack([p[0] for p in pairs]))
+        seen = torch.from_numpy(np.stack([p[1] for p in pairs]))
+        where = torch.from_numpy(speech) & seen.any(0)
+        with torch.inference_mode():
+            m = self.scorer
+            v = m.embed_mouth(series, seen)
+            a = m.embed_audio(torch.from_numpy(s.audio)[None])
+            ac = audio_context
+            a = a[:, ac:max(ac, a.shape[1] - ac)].expand(len(tracks), -1, -1)
+            logw = torch.log_softmax(m.talking(series, seen).masked_fill(~seen, -1e9), 0).double()
+
+        def band(i: int, count: int, offsets: torch.Tensor) -> torch.Tensor:
+            first = torch.full((len(tracks),), i, dtype=torch.long)
+            lp = filled_log_probs(m.offset_scores(v[:, i:i + count], a, offsets + ac, first).double())  # (N, n, K)
+            w = logw[:, i:i + count, None].masked_fill(~seen[:, i:i + count, None], -torch.inf)
+            mixed = torch.logsumexp(w + lp, 0)
+            return mixed.masked_fill(~(where[i:i + count, None] & torch.isfinite(mixed)), 0.0)
+
+        return SpeechEvidence(band, len(tracks), float(speech.sum() / fps), float(where.sum() / fps), faces.seconds)
+
+
+def _nothing(i: int, count: int, offsets: torch.Tensor) -> torch.Tensor:
+    """No evidence: zeros ``(count, K)``."""
+    return torch.zeros(count, len(offsets), dtype=torch.float64)
