@@ -86,6 +86,8 @@ def batch(items, idx, rng, augment: bool):
         series = series * torch.from_numpy(rng.uniform(0.8, 1.25, (len(idx), 1, 3))).float()
         series = series + 0.01 * torch.randn_like(series)
         audio = audio * torch.from_numpy(rng.uniform(0.3, 3.0, (len(idx), 1))).float()
+        tilt = torch.from_numpy(rng.uniform(-0.9, 0.9, (len(idx), 1))).float()      # a random spectral slope
+        audio = torch.cat([audio[:, :1], audio[:, 1:] - tilt * audio[:, :-1]], 1)
         audio = audio + 0.003 * torch.randn_like(audio) * torch.from_numpy(rng.uniform(0, 1, (len(idx), 1))).float()
     return series, seen, audio
 
@@ -110,7 +112,7 @@ def train(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     tr, va = crops(args.mouths, False), crops(args.mouths, True)
     print(f"{len(tr)} train crops, {len(va)} validation crops", flush=True)
-    config = LagNetConfig(name="lipnet-v1", arch="lipnet", n_mels=40, hidden=args.hidden, dim=args.dim,
+    config = LagNetConfig(name=args.out.name, arch="lipnet", n_mels=args.mels, hidden=args.hidden, dim=args.dim,
                           video_dilations=(1, 2, 4, 8), audio_dilations=(1, 2, 4, 8),
                           description="speech expert: learnt lip scorer (mouth track vs sound)")
     model = LipNet(config)
@@ -151,6 +153,7 @@ def main() -> int:
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--hidden", type=int, default=32)
     t.add_argument("--dim", type=int, default=16)
+    t.add_argument("--mels", type=int, default=40)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

@@ -93,7 +93,7 @@ def run_finder(monkeypatch, script, n_frames, **kw):
     finder = FaceFinder(**kw)
     for k in range(n_frames):
         scripted.k = k
-        finder(k, Frame())
+        finder(k, k / 25.0, Frame())
     return finder.faces, scripted
 
 
@@ -126,3 +126,12 @@ def test_a_face_that_moves_away_starts_a_new_track(monkeypatch):
 
     faces, _ = run_finder(monkeypatch, script, 80, step=2, detect_every=5)
     assert len(faces.tracks) == 2 and faces.tracks[1].frames[0] >= 40
+
+
+def test_only_frames_near_speech_are_looked_at(monkeypatch):
+    def script(k):
+        return [(320, 180, 5.0)]
+
+    faces, scripted = run_finder(monkeypatch, script, 100, step=2, look_at=lambda t: 1.0 <= t < 2.0)
+    assert faces.looked_at == 12 and faces.tracks[0].frames == list(range(26, 50, 2))
+    assert faces.n_frames == 100                          # the clock still covers the whole file

@@ -8,7 +8,7 @@ import pytest
 from scipy.signal import lfilter
 
 from avsync.perception import speech_available
-from avsync.perception.vad import speech_frames
+from avsync.perception.vad import speech_frames, speech_near
 
 SR = 16000
 VOWELS = {"a": [(730, 90), (1090, 110), (2440, 170)], "i": [(270, 60), (2290, 100), (3010, 150)],
@@ -57,3 +57,10 @@ def test_speech_frames_are_widened_by_the_pad():
     frames = np.flatnonzero(mask)
     assert frames[0] == 40 - 5 and frames[-1] == 40 + 5          # frame 40 = 1.6 s, +-0.2 s = 5 frames
     assert not speech_frames(np.zeros(100), 80, 25.0).any()
+
+
+def test_speech_near_is_a_function_of_file_time():
+    prob = np.zeros(100, np.float32)
+    prob[50] = 0.9                              # chunk 50: 1.60-1.632 s after the first sample
+    near = speech_near(prob, first_sec=10.0, pad_sec=0.2)
+    assert near(11.6) and near(11.45) and not near(11.2) and not near(1.6) and not near(20.0)

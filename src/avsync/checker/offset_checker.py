@@ -88,7 +88,7 @@ class OffsetChecker:
         from avsync.media.stream import read_streams
 
         c = self.model.config
-        finder = self.speech.finder() if self.speech is not None else None
+        finder = self.speech.finder(str(path)) if self.speech is not None else None
         s = read_streams(path, c.fps, c.height, c.max_width, c.sample_rate, on_frame=finder)
         if finder is not None:
             s.extras["faces"] = finder.faces

@@ -1,14 +1,16 @@
 """The speech expert: where there are faces and speech, each face track's mouth against the sound
 at every offset, joined to the engine's evidence on the same frames.
 
-1. while the engine decodes the file, a :class:`~avsync.perception.faces.FaceFinder` sees every
-   frame at a resolution the grey frames do not have (``read_streams(..., on_frame=...)``);
-2. Silero VAD marks where the sound holds speech (widened by 0.3 s: lips move before a word);
+1. Silero VAD marks where the sound holds speech (the sound is decoded for it first);
+2. while the engine decodes the file, a :class:`~avsync.perception.faces.FaceFinder` sees the frames
+   within 0.5 s of speech at a resolution the grey frames do not have (``read_streams(...,
+   on_frame=...)``); footage without speech costs no face finding;
 3. a lip scorer (:mod:`avsync.models.lips`) embeds every track's mouth signal and the sound and
    scores every offset per frame and track; a frame's evidence is the mixture over the tracks seen
    there, weighted by how much each looks like talking (attention over tracks: only the speaker's
    track should carry the moment), ``log sum_k w_k p_k(offset)``;
-4. frames without speech or without a face add nothing, so on other footage the engine is unchanged.
+4. frames without speech (within 0.3 s: lips move before a word) or without a face add nothing, so
+   on other footage the engine is unchanged.
 """
 
 from __future__ import annotations
@@ -90,11 +92,17 @@ class SpeechExpert:
         self.vad = vad                # anything with probability(16 kHz audio) -> one value per 32 ms
         self.step, self.detect_every = step, detect_every
 
-    def finder(self) -> Any:
-        """A fresh face finder for one file (hand it to ``read_streams(on_frame=...)``)."""
+    def finder(self, path: str) -> Any:
+        """A fresh face finder for the file ``path`` (hand it to ``read_streams(on_frame=...)``) that
+        looks only where its sound holds speech (the sound is decoded and Silero VAD run first: both
+        cost little next to the faces, which are skipped entirely on footage without speech)."""
+        from avsync.media.stream import read_sound
         from avsync.perception.faces import FaceFinder
+        from avsync.perception.vad import SAMPLE_RATE, speech_near
 
-        return FaceFinder(self.scorer.config.fps, self.step, self.detect_every)
+        first, audio = read_sound(path, SAMPLE_RATE)
+        near = speech_near(self.vad.probability(audio), first)
+        return FaceFinder(self.scorer.config.fps, self.step, self.detect_every, look_at=near)
 
     def prepare(self, s: Any, faces: Any, audio_context: int) -> SpeechEvidence:
         """The evidence of decoded streams ``s`` with the ``faces`` found in them; the scorer's sound
@@ -119,9 +127,14 @@ class SpeechExpert:
             logw = torch.log_softmax(m.talking(series, seen).masked_fill(~seen, -1e9), 0).double()
 
         def band(i: int, count: int, offsets: torch.Tensor) -> torch.Tensor:
-            first = torch.full((len(tracks),), i, dtype=torch.long)
-            lp = filled_log_probs(m.offset_scores(v[:, i:i + count], a, offsets + ac, first).double())  # (N, n, K)
-            w = logw[:, i:i + count, None].masked_fill(~seen[:, i:i + count, None], -torch.inf)
+            here = seen[:, i:i + count]
+            live = torch.nonzero(here.any(1)).flatten()       # only the tracks seen in this band are scored
+            if len(live) == 0:
+                return _nothing(i, count, offsets)
+            first = torch.full((len(live),), i, dtype=torch.long)
+            scores = m.offset_scores(v[live, i:i + count], a[live], offsets + ac, first)
+            lp = filled_log_probs(scores.double())                                   # (tracks, n, K)
+            w = logw[live, i:i + count, None].masked_fill(~here[live, :, None], -torch.inf)
             mixed = torch.logsumexp(w + lp, 0)
             return mixed.masked_fill(~(where[i:i + count, None] & torch.isfinite(mixed)), 0.0)
 

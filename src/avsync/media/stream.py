@@ -58,13 +58,13 @@ def scaled_size(width: int, height: int, target_height: int, max_width: int) -> 
     return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
 
 
-FrameHook = Callable[[int, av.VideoFrame, int], None]
+FrameHook = Callable[[int, float, av.VideoFrame, int], None]
 
 
 def _picture(path: str, fps: float, height: int, max_width: int,
              on_frame: FrameHook | None = None) -> tuple[np.ndarray, float, float, tuple[int, int]]:
     """(grey frames at ``fps``, file time of the first, the stream's frame rate, its stored size);
-    ``on_frame(k, decoded frame on screen at tick k, quarter turns)`` is called at every tick."""
+    ``on_frame(k, file time of tick k, decoded frame on screen then, quarter turns)`` is called at every tick."""
     with open_media(path) as container:
         stream = video_stream(container)
         stream.thread_type = "AUTO"
@@ -91,7 +91,7 @@ def _picture(path: str, fps: float, height: int, max_width: int,
                 last = (held[0], grey.to_ndarray())
             frames.append(last[1])
             if on_frame is not None:
-                on_frame(k, held[1], turns)
+                on_frame(k, t, held[1], turns)
     stacked = np.stack(frames)
     if turns:
         stacked = np.ascontiguousarray(np.rot90(stacked, k=turns, axes=(1, 2)))
@@ -113,12 +113,21 @@ def _sound(path: str, start: float, count: int, sample_rate: int) -> np.ndarray:
     return out
 
 
+def read_sound(path: str | Path, sample_rate: int = 16000) -> tuple[float, np.ndarray]:
+    """The whole sound of ``path``, mono at ``sample_rate``: (file time of its first sample, samples)."""
+    with open_media(str(path)) as container:
+        chunks = list(mono_chunks(container, audio_stream(container), sample_rate))
+    if not chunks:
+        return 0.0, np.zeros(0, np.float32)
+    return chunks[0][0], np.concatenate([c for _, c in chunks])
+
+
 def read_streams(path: str | Path, fps: float = 25.0, height: int = 64, max_width: int = 160,
                  sample_rate: int = 16000, min_sec: float = 0.0, on_frame: FrameHook | None = None) -> Streams:
     """The whole picture of ``path`` as grey frames (see the module docstring) and its sound over the
-    same span. TooShortError when the picture lasts less than ``min_sec``. ``on_frame(k, frame,
-    quarter turns)`` sees the decoded frame of every tick ``k`` on the way (the speech expert's
-    face finder: faces at a resolution the grey frames do not have, in the same pass)."""
+    same span. TooShortError when the picture lasts less than ``min_sec``. ``on_frame(k, t, frame,
+    quarter turns)`` sees the decoded frame of every tick ``k`` (file time ``t``) on the way (the
+    speech expert's face finder: faces at a resolution the grey frames do not have, in the same pass)."""
     path = str(path)
     frames, start, source_fps, size = _picture(path, fps, height, max_width, on_frame)
     audio = _sound(path, start, int(round(len(frames) / fps * sample_rate)), sample_rate)

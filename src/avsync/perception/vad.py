@@ -46,6 +46,21 @@ class SileroVAD:
         return out
 
 
+def speech_near(prob: np.ndarray, first_sec: float, threshold: float = 0.5, pad_sec: float = 0.5):
+    """A function of file time: whether speech (``prob`` of chunks from ``first_sec`` on) is within
+    ``pad_sec`` of it."""
+    chunk_sec = CHUNK / SAMPLE_RATE
+    speech = (prob >= threshold).astype(np.int64)
+    pad = int(np.ceil(pad_sec / chunk_sec))
+    near = np.convolve(speech, np.ones(2 * pad + 1, np.int64), mode="same") > 0 if len(speech) else speech > 0
+
+    def at(t: float) -> bool:
+        i = int((t - first_sec) / chunk_sec)
+        return bool(0 <= i < len(near) and near[i])
+
+    return at
+
+
 def speech_frames(prob: np.ndarray, n_frames: int, fps: float, threshold: float = 0.5,
                   pad_sec: float = 0.3) -> np.ndarray:
     """Per frame of a ``fps`` clock: whether speech (probability >= ``threshold``) is within ``pad_sec``."""
