@@ -86,8 +86,6 @@ def batch(items, idx, rng, augment: bool):
         series = series * torch.from_numpy(rng.uniform(0.8, 1.25, (len(idx), 1, 3))).float()
         series = series + 0.01 * torch.randn_like(series)
         audio = audio * torch.from_numpy(rng.uniform(0.3, 3.0, (len(idx), 1))).float()
-        tilt = torch.from_numpy(rng.uniform(-0.9, 0.9, (len(idx), 1))).float()      # a random spectral slope
-        audio = torch.cat([audio[:, :1], audio[:, 1:] - tilt * audio[:, :-1]], 1)
         audio = audio + 0.003 * torch.randn_like(audio) * torch.from_numpy(rng.uniform(0, 1, (len(idx), 1))).float()
     return series, seen, audio
 

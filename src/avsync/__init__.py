@@ -74,7 +74,12 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu
     ``"xcorr"`` (the training-free baseline), the path of a ``.safetensors`` file or of a training
     checkpoint folder (``runs/NAME/checkpoints/step-N/``); its calibration
     (``<name>.calibration.json`` beside the weights) is loaded when present."""
-    from avsync.checker import Calibration, ModelEstimator, SyncChecker, calibration_path
+    from avsync.checker import (
+        Calibration,
+        ModelEstimator,
+        SyncChecker,
+        calibration_path,
+    )
 
     weights = resolve_weights(name_or_path)
     if weights is None:
@@ -99,6 +104,28 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu
         estimator = ModelEstimator(model, device, name=name)
     return SyncChecker(estimator, _calibration(cal_file, weights, Calibration()), batch_size=batch_size,
                        workers=workers)
+
+
+DEFAULT_LIPS = "lipnet-v1"   # the speech expert's shipped lip scorer; "hand" is the hand-made one
+
+
+def lip_scorer(name_or_path: str | os.PathLike | None = None, device: str = "cpu") -> Any:
+    """The speech expert's lip scorer called ``name_or_path``: ``hand`` (nothing learnt:
+    :class:`~avsync.models.handmade.HandLips`), a shipped name (default :data:`DEFAULT_LIPS`, see
+    :func:`lip_scorers`) or the ``.safetensors`` path of a LipNet."""
+    from avsync.errors import UsageError
+    from avsync.models import load_model_file
+
+    if name_or_path == "hand":
+        from avsync.models.handmade import HandLips, expert
+
+        return HandLips(expert("motion-onset").config).to(device).eval()
+    name = str(name_or_path or DEFAULT_LIPS)
+    shipped = MODEL_DIR / f"{name}.safetensors"
+    model = load_model_file(shipped if shipped.is_file() else name, map_location=device)
+    if model.config.arch != "lipnet":
+        raise UsageError(f"--lips {name}: {model.config.name} is not a lip scorer (arch {model.config.arch})")
+    return model
 
 
 def _calibration(cal_file: Path, weights: Path | None, default: Any) -> Any:

@@ -59,10 +59,10 @@ class CheckerSpec:
 
             checker.experts = {name: expert(name).to(self.device) for name in self.experts}
         if engine:
-            from avsync.checker.speech_expert import speech_expert, speech_wanted
+            from avsync.checker.speech_expert import SpeechExpert, speech_wanted
 
             if speech_wanted(self.speech):
-                checker.speech = speech_expert(self.lips, self.device)
+                checker.speech = SpeechExpert(avsync.lip_scorer(self.lips, self.device))
         return checker
 
 

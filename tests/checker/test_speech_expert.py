@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from avsync import lip_scorer
 from avsync.checker import Calibration, OffsetChecker
-from avsync.checker.speech_expert import SpeechExpert, lip_scorer, speech_wanted
+from avsync.checker.speech_expert import SpeechExpert, speech_wanted
 from avsync.errors import UsageError
 from avsync.media.stream import Streams
 from avsync.models.handmade import MotionOnset, expert

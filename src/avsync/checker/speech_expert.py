@@ -25,7 +25,6 @@ from avsync.models.lagnet import LagNet, filled_log_probs
 from avsync.perception import require_speech, speech_available
 
 SPEECH_MODES = ("auto", "on", "off")
-DEFAULT_LIPS = "lipnet-v1"   # the shipped lip scorer (assets/models/); "hand" is the hand-made one
 MIN_TRACK_SEC = 1.0          # shorter face tracks are ignored
 MIN_EVIDENCE_SEC = 1.0       # the expert "contributed" to a record when it had at least this much evidence
 
@@ -40,31 +39,6 @@ def speech_wanted(mode: str) -> bool:
     if mode == "on":
         require_speech()
     return mode == "on" or (mode == "auto" and speech_available())
-
-
-def lip_scorer(name_or_path: str | None = None, device: str = "cpu") -> LagNet:
-    """The lip scorer called ``name_or_path``: ``hand`` (:class:`~avsync.models.handmade.HandLips`), a
-    shipped name (default :data:`DEFAULT_LIPS`) or a ``.safetensors`` path of a LipNet."""
-    from avsync.errors import UsageError
-    from avsync.models import load_model_file
-
-    if name_or_path == "hand":
-        from avsync.models.handmade import HandLips, expert
-
-        return HandLips(expert("motion-onset").config).to(device).eval()
-    from avsync import MODEL_DIR
-
-    name = name_or_path or DEFAULT_LIPS
-    path = MODEL_DIR / f"{name}.safetensors" if (MODEL_DIR / f"{name}.safetensors").is_file() else name
-    model = load_model_file(path, map_location=device)
-    if model.config.arch != "lipnet":
-        raise UsageError(f"--lips {name}: {model.config.name} is not a lip scorer (arch {model.config.arch})")
-    return model
-
-
-def speech_expert(lips: str | None = None, device: str = "cpu") -> "SpeechExpert":
-    """The speech expert with the lip scorer ``lips`` (see :func:`lip_scorer`)."""
-    return SpeechExpert(lip_scorer(lips, device))
 
 
 @dataclass
@@ -113,7 +87,7 @@ class SpeechExpert:
         speech = speech_frames(self.vad.probability(s.audio), n, fps)
         tracks = faces.long_tracks(MIN_TRACK_SEC)
         if not tracks or not speech.any():
-            return SpeechEvidence(_nothing, len(tracks), speech.sum() / fps, 0.0, faces.seconds)
+            return SpeechEvidence(_nothing, len(tracks), float(speech.sum() / fps), 0.0, faces.seconds)
         pairs = [t.series(n) for t in tracks]
         series = torch.from_numpy(np.stack([p[0] for p in pairs]))
         seen = torch.from_numpy(np.stack([p[1] for p in pairs]))
