@@ -59,3 +59,20 @@ def test_missing_streams_and_bad_files_are_one_error(media_dir, tmp_path):
     bad.write_bytes(b"not a video at all" * 10)
     with pytest.raises(MediaError):
         read_streams(bad)
+
+
+def test_frames_converted_ahead_on_a_thread_are_those_of_converting_each_in_turn(tmp_path):
+    import av
+
+    path = make_video(tmp_path / "v.mp4", seconds=2.4, fps=25.0, size=(90, 160), flash_at=[0.5, 1.7], gop=5)
+    with av.open(str(path)) as c:
+        reference = np.stack([f.reformat(width=114, height=64, format="gray", interpolation="AREA").to_ndarray()
+                              for f in c.decode(c.streams.video[0])])
+    seen = []
+
+    def hook(k, t, frame, turns):       # uses the same decoded frames while the thread converts them
+        seen.append(frame.reformat(width=32, height=18, format="rgb24").to_ndarray().mean())
+
+    plain, hooked = read_streams(path), read_streams(path, on_frame=hook)
+    assert plain.frames.shape == reference.shape and np.array_equal(plain.frames, reference)
+    assert np.array_equal(hooked.frames, reference) and len(seen) == len(reference)

@@ -14,19 +14,23 @@ the numbers at training time that it sees when it checks a file.
 
 from __future__ import annotations
 
+import collections
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from avsync.errors import CorruptMediaError, TooShortError
 from avsync.media.probe import audio_stream, frame_rotation, open_media, stream_span, video_stream
 from avsync.media.reader import FrameClock, decoded_frames, mono_chunks
 
 _EPS = 1e-3
+_PENDING = 8     # frames at source size waiting for their grey conversion, at most
 
 
 @dataclass
@@ -61,11 +65,19 @@ def scaled_size(width: int, height: int, target_height: int, max_width: int) -> 
 FrameHook = Callable[[int, float, av.VideoFrame, int], None]
 
 
+def _grey(reformatter: VideoReformatter, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """One frame converted to grey and scaled in FFmpeg (swscale, area averaging). The converting thread
+    has its own ``reformatter``: the frame's own one may be in use by ``on_frame`` at the same time."""
+    return reformatter.reformat(frame, width=width, height=height, format="gray", interpolation="AREA").to_ndarray()
+
+
 def _picture(path: str, fps: float, height: int, max_width: int,
              on_frame: FrameHook | None = None) -> tuple[np.ndarray, float, float, tuple[int, int]]:
     """(grey frames at ``fps``, file time of the first, the stream's frame rate, its stored size);
-    ``on_frame(k, file time of tick k, decoded frame on screen then, quarter turns)`` is called at every tick."""
-    with open_media(path) as container:
+    ``on_frame(k, file time of tick k, decoded frame on screen then, quarter turns)`` is called at every tick.
+    Each new frame is converted on a worker thread while the next ones decode (swscale releases the GIL),
+    at most ``_PENDING`` frames at source size waiting at any time."""
+    with open_media(path) as container, ThreadPoolExecutor(1) as converter:
         stream = video_stream(container)
         stream.thread_type = "AUTO"
         w, h = stream.codec_context.width, stream.codec_context.height
@@ -76,23 +88,32 @@ def _picture(path: str, fps: float, height: int, max_width: int,
         start = clock.next_time
         if start is None:
             raise CorruptMediaError(path, "no picture could be decoded")
-        frames: list[np.ndarray] = []
-        last: tuple[float, np.ndarray] | None = None
+        reformatter = VideoReformatter()           # used by the converting thread only
+        greys: list[Any] = []                      # one per source frame shown: an array, or its pending conversion
+        pending: collections.deque[int] = collections.deque()
+        ticks: list[int] = []                      # per tick: which of ``greys`` is on screen
+        last_time: float | None = None
         turns = 0
         for k in itertools.count():
             t = start + k / fps
             if k and (t >= declared_end - _EPS or (clock.exhausted and t >= clock.current[0] + 1 / source_fps - _EPS)):
                 break
             held = clock.at(t)
-            if last is None:
+            if last_time is None:
                 turns = frame_rotation(held[1]) // 90
-            if last is None or last[0] != held[0]:
-                grey = held[1].reformat(width=out_w, height=out_h, format="gray", interpolation="AREA")
-                last = (held[0], grey.to_ndarray())
-            frames.append(last[1])
+            if last_time is None or last_time != held[0]:
+                last_time = held[0]
+                greys.append(converter.submit(_grey, reformatter, held[1], out_w, out_h))
+                pending.append(len(greys) - 1)
+                if len(pending) > _PENDING:
+                    i = pending.popleft()
+                    greys[i] = greys[i].result()
+            ticks.append(len(greys) - 1)
             if on_frame is not None:
                 on_frame(k, t, held[1], turns)
-    stacked = np.stack(frames)
+        for i in pending:
+            greys[i] = greys[i].result()
+    stacked = np.stack(greys)[ticks]
     if turns:
         stacked = np.ascontiguousarray(np.rot90(stacked, k=turns, axes=(1, 2)))
     return stacked, float(start), source_fps, (w, h)
