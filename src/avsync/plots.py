@@ -94,6 +94,7 @@ def explain_plot(expl: "Explanation", path: str | os.PathLike) -> Path:
         a.imshow(heat[i], cmap="jet", alpha=0.45, vmin=0, vmax=1, extent=(-0.5, frames[i].shape[1] - 0.5,
                                                                            frames[i].shape[0] - 0.5, -0.5))
         a.set_title(f"{times[i]:.2f} s", fontsize=8)
+        _face_boxes(a, expl.faces, i, frames[i].shape[1], frames[i].shape[0])
         a.axis("off")
     if spec is not None:
         a = fig.add_subplot(rows, 1, 2)
@@ -105,6 +106,21 @@ def explain_plot(expl: "Explanation", path: str | os.PathLike) -> Path:
         a.set_xlabel("time s" if time_range else "audio frame")
     fig.suptitle(title, fontsize=9)
     return _save(fig, path)
+
+
+def _face_boxes(ax: Any, faces: list[dict[str, Any]], i: int, width: int, height: int) -> None:
+    """The speech expert's face tracks at shown frame ``i``: the heaviest in green, the others white, each
+    labelled with its track id and its share of the attention."""
+    from matplotlib.patches import Rectangle
+
+    for rank, face in enumerate(faces[:4]):
+        box = face["boxes"][i]
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box[0] * width, box[1] * height, box[2] * width, box[3] * height
+        color = "lime" if rank == 0 else "white"
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color=color, lw=1))
+        ax.text(x0, y0, f"{face['track']}: {face['weight']:.0%}", color=color, fontsize=5, va="bottom")
 
 
 def reliability_plot(table: dict[str, Any], path: str | os.PathLike, title: str = "",

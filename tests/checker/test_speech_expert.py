@@ -126,3 +126,22 @@ def test_lip_scorers_are_not_checking_models(tmp_path):
         avsync.load_model(path)
     with pytest.raises(UsageError, match="not a lip scorer"):
         lip_scorer("engine-v2")
+
+
+def test_the_talker_is_said_to_carry_the_evidence_and_is_drawn(tmp_path):
+    from avsync.checker.explain import Explanation
+    from avsync.plots import explain_plot
+
+    s, faces = scene(0.32)
+    for k, box in enumerate(faces.tracks[0].boxes):
+        faces.tracks[0].boxes[k] = np.array([0.1, 0.2, 0.4, 0.6])
+    c = checker(AllSpeech())
+    c.evidence_of(s)
+    carriers = s.extras["speech"].carriers(0, len(s.frames), [10, 200])
+    assert [f["track"] for f in carriers] == [0, 1] and carriers[0]["weight"] > 0.6 > carriers[1]["weight"]
+    assert carriers[0]["boxes"] == [[0.1, 0.2, 0.4, 0.6]] * 2
+    frames = np.zeros((2, 64, 114, 3), np.uint8)
+    expl = Explanation("scene.mp4", 0.0, 8.0, 0.32, 0.9, frames, np.zeros((2, 64, 114)), [0.4, 8.0],
+                       np.zeros((64, 100)), None, 0.0, carriers)
+    assert expl.to_dict()["faces"][0]["track"] == 0
+    assert explain_plot(expl, tmp_path / "e.png").stat().st_size > 1000

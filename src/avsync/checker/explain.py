@@ -4,7 +4,7 @@ spectrogram, as data (:class:`Explanation`); :func:`avsync.plots.explain_plot` d
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ class Explanation:
     spectrogram: Any
     audio_heat: Any
     max_khz: float
+    faces: list[dict[str, Any]] = field(default_factory=list)   # the speech expert's face tracks there, heaviest first
 
     @property
     def title(self) -> str:
@@ -68,7 +69,7 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]:
         """The scalar facts (for JSON)."""
         return {"path": self.path, "start_sec": self.start_sec, "end_sec": self.end_sec,
-                "offset_sec": round(self.offset_sec, 4), "confidence": round(self.confidence, 4)}
+                "offset_sec": round(self.offset_sec, 4), "confidence": round(self.confidence, 4), "faces": self.faces}
 
 
 def explain(checker: SyncChecker | OffsetChecker, path: str | os.PathLike, start: float | None = None,
@@ -112,7 +113,8 @@ def explain(checker: SyncChecker | OffsetChecker, path: str | os.PathLike, start
 def _explain_engine(checker: OffsetChecker, path: str | os.PathLike, start: float | None, window: float | None,
                     frames: int) -> Explanation:
     """The engine's spatial attention (mean over its heads) over ``frames`` frames of one stretch
-    (default: the most confident one) and the log-mel bands it listened to."""
+    (default: the most confident one), the log-mel bands it listened to, and, when the speech expert
+    ran, which face tracks carried the stretch (their attention and boxes)."""
     import numpy as np
     import torch.nn.functional as F
 
@@ -138,5 +140,8 @@ def _explain_engine(checker: OffsetChecker, path: str | os.PathLike, start: floa
     where = next((wr for wr in r.per_window if abs(wr.start_sec - float(start)) < 1e-6), None)
     offset = where.offset_sec if where is not None else (r.offset_sec or 0.0)
     conf = where.confidence if where is not None else (r.confidence or 0.0)
+    speech = s.extras.get("speech")
+    faces = speech.carriers(k0, k1, [k0 + int(i) for i in idx]) if speech is not None else []
     return Explanation(str(path), s.start_sec + k0 / fps, s.start_sec + k1 / fps, float(offset), float(conf), pics,
-                       heat.numpy(), [s.start_sec + (k0 + i) / fps for i in idx], spec.numpy(), None, 0.0)  # mel bands
+                       heat.numpy(), [s.start_sec + (k0 + i) / fps for i in idx], spec.numpy(), None, 0.0,  # mel bands
+                       faces)

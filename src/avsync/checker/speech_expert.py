@@ -15,7 +15,7 @@ at every offset, joined to the engine's evidence on the same frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -50,6 +50,35 @@ class SpeechEvidence:
     speech_sec: float            # seconds of the picture with speech around them
     evidence_sec: float          # of those, seconds with a face seen
     cost_sec: float              # time spent finding faces
+    used: list[Any] = field(default_factory=list)             # the FaceTracks, in the order of ``weights``
+    weights: Any = None          # (tracks, frames) attention over the tracks per frame (0 where not seen)
+    where: Any = None            # (frames,) bool: speech and a face
+
+    def carriers(self, lo: int, hi: int, shown: list[int]) -> list[dict[str, Any]]:
+        """Which face tracks carried frames ``lo..hi``: per track its id, its mean attention over the frames
+        there with speech and a face, and its box (x0, y0, x1, y1 as fractions of the picture) at each of
+        the ``shown`` frames (None where it was not seen); the heaviest first, tracks with no weight left out."""
+        if self.weights is None or not bool(self.where[lo:hi].any()):
+            return []
+        mean = self.weights[:, lo:hi][:, self.where[lo:hi]].mean(1)
+        out = []
+        for j in torch.argsort(mean, descending=True).tolist():
+            if float(mean[j]) < 0.01:
+                continue
+            track = self.used[j]
+            boxes = [_box_at(track, k) for k in shown]
+            out.append({"track": track.id, "weight": round(float(mean[j]), 3), "boxes": boxes})
+        return out
+
+
+def _box_at(track: Any, k: int, max_gap: int = 12) -> list[float] | None:
+    """The track's box at frame ``k``: its nearest measurement within ``max_gap`` frames, or None."""
+    if not track.frames:
+        return None
+    i = int(np.argmin(np.abs(np.asarray(track.frames) - k)))
+    if abs(track.frames[i] - k) > max_gap:
+        return None
+    return [round(float(v), 4) for v in track.boxes[i]]
 
 
 class SpeechExpert:
@@ -112,7 +141,8 @@ class SpeechExpert:
             mixed = torch.logsumexp(w + lp, 0)
             return mixed.masked_fill(~(where[i:i + count, None] & torch.isfinite(mixed)), 0.0)
 
-        return SpeechEvidence(band, len(tracks), float(speech.sum() / fps), float(where.sum() / fps), faces.seconds)
+        return SpeechEvidence(band, len(tracks), float(speech.sum() / fps), float(where.sum() / fps), faces.seconds,
+                              tracks, logw.exp().float() * seen, where)
 
 
 def _nothing(i: int, count: int, offsets: torch.Tensor) -> torch.Tensor:
