@@ -12,7 +12,6 @@ from cli_run import jsonl, run
 from sync_clips import make_clip
 
 from avsync.models import create, save_model
-from avsync.perception import speech_available
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +46,6 @@ def test_experts_join_the_engine_and_are_listed(capsys, engine, clip):
     assert code == 0 and jsonl(out)[0]["experts"] == ["engine", "motion-onset"]
 
 
-@pytest.mark.skipif(not speech_available(), reason="the speech extra is not installed (setup.sh installs it)")
 def test_the_speech_expert_runs_in_the_same_pass_and_says_what_it_found(capsys, engine, clip):
     code, out, err = run(capsys, "check", clip, "--model", engine, "--speech", "on", "--format", "jsonl")
     r = jsonl(out)[0]

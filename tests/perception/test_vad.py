@@ -4,10 +4,8 @@ as none; the per-frame mask is widened as documented."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from scipy.signal import lfilter
 
-from avsync.perception import speech_available
 from avsync.perception.vad import speech_frames, speech_near
 
 SR = 16000
@@ -37,7 +35,6 @@ def vowels(seconds: float, seed: int = 0) -> np.ndarray:
     return (0.3 * x / np.abs(x).max()).astype(np.float32)
 
 
-@pytest.mark.skipif(not speech_available(), reason="the speech extra is not installed (setup.sh installs it)")
 def test_silero_hears_vowels_and_not_silence_tones_or_noise():
     from avsync.perception.vad import SileroVAD
 

@@ -88,10 +88,10 @@ class OffsetChecker:
         from avsync.media.stream import read_streams
 
         c = self.model.config
-        finder = self.speech.finder(str(path)) if self.speech is not None else None
+        finder, activity = self.speech.finder(str(path)) if self.speech is not None else (None, None)
         s = read_streams(path, c.fps, c.height, c.max_width, c.sample_rate, on_frame=finder)
         if finder is not None:
-            s.extras["faces"] = finder.faces
+            s.extras["faces"], s.extras["speech_activity"] = finder.faces, activity
         if s.duration_sec < MIN_SEC:
             raise TooShortError(path, f"{s.duration_sec:.2f} s of picture is too short to check (at least {MIN_SEC:g} s)")
         return s
@@ -154,7 +154,8 @@ class OffsetChecker:
         """The speech expert's evidence for streams read with its face finder (kept in ``s.extras``)."""
         if self.speech is None or "faces" not in s.extras:
             return None
-        ev = self.speech.prepare(s, s.extras["faces"], self.speech.scorer.config.audio_context)
+        ev = self.speech.prepare(s, s.extras["faces"], self.speech.scorer.config.audio_context,
+                                 s.extras.get("speech_activity"))
         s.extras["speech"] = ev
         return ev
 
@@ -163,7 +164,7 @@ class OffsetChecker:
         """["speech"] when the speech expert had evidence in the file (faces while someone spoke)."""
         from avsync.checker.speech_expert import MIN_EVIDENCE_SEC
 
-        ev = s.extras.get("speech") if hasattr(s, "extras") else None
+        ev = s.extras.get("speech")
         return ["speech"] if ev is not None and ev.evidence_sec >= MIN_EVIDENCE_SEC else []
 
     def _silent(self, s: Any) -> bool:
@@ -338,7 +339,7 @@ class OffsetChecker:
 
 def _speech_summary(s: Any) -> dict[str, Any] | None:
     """What the speech expert found in the file (None when it did not run)."""
-    ev = s.extras.get("speech") if hasattr(s, "extras") else None
+    ev = s.extras.get("speech")
     if ev is None:
         return None
     return {"face_tracks": ev.tracks, "speech_sec": round(ev.speech_sec, 2), "speech_with_face_sec": round(ev.evidence_sec, 2),

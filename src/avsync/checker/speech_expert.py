@@ -95,25 +95,32 @@ class SpeechExpert:
         self.vad = vad                # anything with probability(16 kHz audio) -> one value per 32 ms
         self.step, self.detect_every = step, detect_every
 
-    def finder(self, path: str) -> Any:
+    def finder(self, path: str) -> tuple[Any, tuple[float, np.ndarray]]:
         """A fresh face finder for the file ``path`` (hand it to ``read_streams(on_frame=...)``) that
-        looks only where its sound holds speech (the sound is decoded and Silero VAD run first: both
-        cost little next to the faces, which are skipped entirely on footage without speech)."""
+        looks only where its sound holds speech, and that speech activity (file time of its first
+        chunk, probability per chunk) for :meth:`prepare`. The sound is decoded and Silero VAD run
+        first: both cost little next to the faces, which are skipped entirely on footage without speech."""
         from avsync.media.stream import read_sound
         from avsync.perception.faces import FaceFinder
         from avsync.perception.vad import SAMPLE_RATE, speech_near
 
         first, audio = read_sound(path, SAMPLE_RATE)
-        near = speech_near(self.vad.probability(audio), first)
-        return FaceFinder(self.scorer.config.fps, self.step, self.detect_every, look_at=near)
+        prob = self.vad.probability(audio)
+        near = speech_near(prob, first)
+        return FaceFinder(self.scorer.config.fps, self.step, self.detect_every, look_at=near), (first, prob)
 
-    def prepare(self, s: Any, faces: Any, audio_context: int) -> SpeechEvidence:
-        """The evidence of decoded streams ``s`` with the ``faces`` found in them; the scorer's sound
+    def prepare(self, s: Any, faces: Any, audio_context: int,
+                activity: tuple[float, np.ndarray] | None = None) -> SpeechEvidence:
+        """The evidence of decoded streams ``s`` with the ``faces`` found in them and the speech
+        ``activity`` that :meth:`finder` measured (None: run the VAD on ``s.audio``); the scorer's sound
         embeddings are trimmed by ``audio_context`` steps at the ends, as the engine's are."""
         from avsync.perception.vad import speech_frames
 
         n, fps = len(s.frames), s.fps
-        speech = speech_frames(self.vad.probability(s.audio), n, fps)
+        if activity is None:
+            speech = speech_frames(self.vad.probability(s.audio), n, fps)
+        else:
+            speech = speech_frames(activity[1], n, fps, offset_sec=s.start_sec - activity[0])
         tracks = faces.long_tracks(MIN_TRACK_SEC)
         if not tracks or not speech.any():
             return SpeechEvidence(_nothing, len(tracks), float(speech.sum() / fps), 0.0, faces.seconds)

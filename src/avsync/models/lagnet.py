@@ -197,6 +197,10 @@ class LagNet(nn.Module):
         self.attention = nn.Conv2d(c.feature_dim, c.heads, 1)
         self.pool_proj = nn.Linear(c.heads * c.feature_dim, c.frame_dim)
         self.video_time = TemporalStack(c.frame_dim, c.hidden, c.dim, c.video_dilations)
+        self._add_sound_branch(c)
+
+    def _add_sound_branch(self, c: LagNetConfig) -> None:
+        """The sound's side and the score's scale (shared with the lip scorer, whose picture is a mouth)."""
         self.audio_time = TemporalStack(c.n_mels + 1, c.hidden, c.dim, c.audio_dilations)
         self.register_buffer("mel", mel_filters(c.sample_rate, c.n_fft, c.n_mels), persistent=False)
         self.register_buffer("window", torch.hann_window(c.n_fft), persistent=False)

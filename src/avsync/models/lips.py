@@ -16,13 +16,12 @@ by it (attention over tracks), so a listener's face does not vote against the sp
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avsync.models.lagnet import LagNet, LagNetConfig, TemporalStack, mel_filters
+from avsync.models.lagnet import LagNet, LagNetConfig, TemporalStack
 
 MOUTH_CHANNELS = 3
 
@@ -55,10 +54,7 @@ class LipNet(LagNet):
         nn.Module.__init__(self)
         self.config = c = config
         self.video_time = TemporalStack(2 * MOUTH_CHANNELS, c.hidden, c.dim, c.video_dilations)
-        self.audio_time = TemporalStack(c.n_mels + 1, c.hidden, c.dim, c.audio_dilations)
-        self.register_buffer("mel", mel_filters(c.sample_rate, c.n_fft, c.n_mels), persistent=False)
-        self.register_buffer("window", torch.hann_window(c.n_fft), persistent=False)
-        self.log_scale = nn.Parameter(torch.tensor(math.log(10.0)))
+        self._add_sound_branch(c)
 
     def embed_mouth(self, series: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
         """Mouth signal ``(B, T, 3)`` and where seen ``(B, T)`` -> unit embeddings ``(B, T, dim)``."""

@@ -62,13 +62,14 @@ def speech_near(prob: np.ndarray, first_sec: float, threshold: float = 0.5, pad_
 
 
 def speech_frames(prob: np.ndarray, n_frames: int, fps: float, threshold: float = 0.5,
-                  pad_sec: float = 0.3) -> np.ndarray:
-    """Per frame of a ``fps`` clock: whether speech (probability >= ``threshold``) is within ``pad_sec``."""
+                  pad_sec: float = 0.3, offset_sec: float = 0.0) -> np.ndarray:
+    """Per frame of a ``fps`` clock: whether speech (probability >= ``threshold``) is within ``pad_sec``;
+    frame 0 is ``offset_sec`` after the first chunk of ``prob`` (frames before it hear no speech)."""
     chunk_sec = CHUNK / SAMPLE_RATE
     speech = prob >= threshold
-    t = np.arange(n_frames) / fps
-    idx = np.minimum((t / chunk_sec).astype(int), max(len(speech) - 1, 0))
-    mask = speech[idx] if len(speech) else np.zeros(n_frames, bool)
+    t = offset_sec + np.arange(n_frames) / fps
+    idx = np.floor(t / chunk_sec).astype(int)
+    mask = (speech[idx.clip(0, len(speech) - 1)] & (idx >= 0)) if len(speech) else np.zeros(n_frames, bool)
     pad = int(round(pad_sec * fps))
     if pad and mask.any():
         mask = np.convolve(mask.astype(int), np.ones(2 * pad + 1, int), mode="same") > 0
