@@ -10,13 +10,15 @@ short side resized to ``spec.short_side`` and centre-cropped to ``frame_size``, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from avsync.features import frames_to_tensor
 from avsync.media import read_clip
+from avsync.media.reader import Clip
+from avsync.media.windows import read_clips
 from avsync.offsets import OffsetGrid
 
 
@@ -83,6 +85,21 @@ def read_window(path: str, vstart_sec: float, audio_offset_sec: float, spec: Cli
     clip = read_clip(path, vstart_sec, spec.window_sec, fps=spec.fps, sample_rate=spec.sample_rate,
                      size=spec.short_side, crop=spec.frame_size if centre_crop else None,
                      audio_offset_sec=audio_offset_sec)
+    return _inputs(clip, spec, centre_crop)
+
+
+def read_windows(path: str, vstarts_sec: Sequence[float], audio_offset_sec: float, spec: ClipSpec
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`read_window` of each of ``vstarts_sec`` (increasing, on one frame grid, as the checker's
+    windows are), centre-cropped, from a single decode pass over the file
+    (:func:`avsync.media.windows.read_clips`): what a whole file's windows cost is one decode."""
+    for clip in read_clips(path, vstarts_sec, spec.window_sec, fps=spec.fps, sample_rate=spec.sample_rate,
+                           size=spec.short_side, crop=spec.frame_size, audio_offset_sec=audio_offset_sec):
+        yield _inputs(clip, spec, True)
+
+
+def _inputs(clip: Clip, spec: ClipSpec, centre_crop: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """A decoded window as model inputs: float frames ``(T, 3, H, W)`` and audio ``(S,)``, both fitted to the window."""
     video = fit_length(frames_to_tensor(clip.frames), spec.num_frames)
     if centre_crop and video.shape[-2:] != (spec.frame_size, spec.frame_size):
         video = center_crop(video, spec.frame_size)

@@ -15,6 +15,7 @@ from avsync.checker.xcorr import (
     motion_energy,
     onset_strength,
 )
+from avsync.clip import read_window
 from avsync.media import shift_audio
 
 
@@ -55,7 +56,7 @@ def test_onset_and_motion_line_up_at_zero_offset(tmp_path):
     clip = make_clip(tmp_path / "a.mp4", seconds=5, offset=0.0, seed=3)
     est = XcorrEstimator()
     checker = SyncChecker(est, workers=0)
-    video, audio = checker._load(str(clip), 0.0, 5.0, 0.0)
+    video, audio = read_window(str(clip), 0.0, 0.0, checker.clip_spec(5.0))
     onset = onset_strength(audio[None], SR, FPS, video.shape[0])[0]
     motion = motion_energy(video[None], est.regions)[0].amax(-1)
     on_peaks = set(torch.topk(onset, 3).indices.tolist())

@@ -1,8 +1,9 @@
-"""The checker: slides an estimator's window over a file, reads the windows (decoding ahead in
-threads), and combines them into one calibrated answer, a timeline or a DeSync score.
+"""The checker: slides an estimator's window over a file, reads the windows (one decode pass, on a
+thread ahead of the model), and combines them into one calibrated answer, a timeline or a DeSync score.
 
 1. windows of ``window`` seconds every ``stride`` seconds cover the file (the last one ends at its end);
-   each is read with :func:`avsync.data.datasets.load_example`, exactly as evaluation reads a crop;
+   all of them are read in one decode pass (:func:`avsync.clip.read_windows`), each exactly as
+   evaluation reads a crop, on a thread ahead of the model;
 2. a window is *usable* unless its audio is silent or its picture is still (no evidence either way);
 3. the file's answer is a product of experts over the usable windows (:mod:`avsync.checker.combine`);
 4. the offset is refined below the class step, and ``synchronisable`` is false without usable windows
@@ -39,7 +40,8 @@ from avsync.checker.results import (
     WindowResult,
 )
 from avsync.checker.timeline import analyse_timeline
-from avsync.clip import ClipSpec, read_window
+from avsync.media.windows import read_ahead
+from avsync.clip import ClipSpec, read_windows
 from avsync.errors import (
     NoAudioStreamError,
     NoVideoStreamError,
@@ -48,7 +50,8 @@ from avsync.errors import (
 from avsync.offsets import OffsetGrid
 
 LOW_FPS = 10.0             # below this frame rate a check warns and states a coarser precision
-CHUNK_BYTES = 400e6        # decoded frames held by one read (overlapping windows decode once)
+AHEAD = 4                  # decoded windows waiting for the model, at most
+PREFETCH_SEC = 60.0        # check_many reads files up to this long whole while the previous one is scored
 
 
 def is_usable(cal: Calibration, motion: float, peak: float) -> str | None:
@@ -113,69 +116,24 @@ class SyncChecker:
         end = min(v.start_sec + v.duration_sec, a.start_sec + a.duration_sec, info.duration_sec)
         return Span(start, end - start, v.width * v.height, v.fps)
 
-    def _load(self, path: str, start: float, window: float, audio_offset: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """One stretch as the estimator takes it, read exactly as evaluation reads a crop (avsync.clip)."""
+    def clip_spec(self, window: float) -> ClipSpec:
+        """What the estimator takes, for windows of ``window`` seconds."""
         e = self.estimator
-        return read_window(path, start, audio_offset, ClipSpec(window, e.fps, e.sample_rate, e.frame_size, e.grid,
-                                                               e.resize))
+        return ClipSpec(window, e.fps, e.sample_rate, e.frame_size, e.grid, e.resize)
 
-    def _chunks(self, starts: Sequence[float], window: float, pixels: int) -> list[tuple[float, float, list[float]]]:
-        """Group consecutive windows into stretches read with one ``read_clip`` each (overlapping
-        windows are decoded once), each holding at most ``CHUNK_BYTES`` of decoded frames (source
-        frames of ``pixels`` pixels as RGB + YUV while decoding, model-size float frames after):
-        ``(chunk start, chunk length, window starts)``."""
-        e = self.estimator
-        frame_bytes = max(3 * 4 * e.frame_size ** 2, int(4.5 * pixels))
-        max_sec = max(window, CHUNK_BYTES / (frame_bytes * e.fps))
-        chunks: list[tuple[float, float, list[float]]] = []
-        for s in starts:
-            if chunks and s + window - chunks[-1][0] <= max_sec + 1e-9 and s >= chunks[-1][2][-1]:
-                c0, _, group = chunks[-1]
-                group.append(s)
-                chunks[-1] = (c0, s + window - c0, group)
-            else:
-                chunks.append((s, window, [s]))
-        return chunks
-
-    def _read_chunk(self, path: str, chunk: tuple[float, float, list[float]], window: float,
-                    audio_offset: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """The windows of one chunk, sliced from a single decoded stretch."""
-        c0, length, group = chunk
-        video, audio = self._load(path, c0, length, audio_offset)
-        e = self.estimator
-        n, m = round(window * e.fps), round(window * e.sample_rate)
-        out = []
-        for s in group:
-            i, j = round((s - c0) * e.fps), round((s - c0) * e.sample_rate)
-            out.append((video[i:i + n], audio[j:j + m]))
-        return out
-
-    def _read(self, path: str, starts: Sequence[float], window: float, audio_offset: float, pixels: int
+    def _read(self, path: str, starts: Sequence[float], window: float, audio_offset: float
               ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Decoded windows in order; ``workers`` threads decode the next chunks ahead (bounded)."""
-        chunks = self._chunks(starts, window, pixels)
-        if self.workers == 0:
-            for c in chunks:
-                yield from self._read_chunk(path, c, window, audio_offset)
-            return
-        with ThreadPoolExecutor(self.workers) as pool:
-            pending = deque(pool.submit(self._read_chunk, path, c, window, audio_offset)
-                            for c in chunks[:self.workers])
-            rest = iter(chunks[self.workers:])
-            while pending:
-                items = pending.popleft().result()
-                nxt = next(rest, None)
-                if nxt is not None:
-                    pending.append(pool.submit(self._read_chunk, path, nxt, window, audio_offset))
-                yield from items
+        """Decoded windows in order, from one decode pass over the file (:func:`avsync.clip.read_windows`);
+        with ``workers`` the pass runs on a thread, at most ``AHEAD`` windows ahead of the model."""
+        windows = read_windows(path, starts, audio_offset, self.clip_spec(window))
+        return windows if self.workers == 0 else read_ahead(windows, AHEAD)
 
     def score_windows(self, path: str | os.PathLike, starts: Sequence[float], window: float,
-                      audio_offset: float = 0.0, pixels: int | None = None) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+                      audio_offset: float = 0.0) -> tuple[torch.Tensor, list[tuple[float, float]]]:
         """Raw logits ``(W, C)`` of the windows at ``starts`` and each one's (motion, audio peak);
         ``audio_offset`` reads the audio that much later (simulates a file whose audio is that far
-        ahead); ``pixels``: the source frame size (probed when not given)."""
-        pixels = self.span(path).pixels if pixels is None else pixels
-        return self._score(self._read(str(path), list(starts), window, audio_offset, pixels), len(starts))
+        ahead)."""
+        return self._score(self._read(str(path), list(starts), window, audio_offset), len(starts))
 
     def _score(self, items: Iterable[tuple[torch.Tensor, torch.Tensor]],
                total: int | None = None) -> tuple[torch.Tensor, list[tuple[float, float]]]:
@@ -259,7 +217,7 @@ class SyncChecker:
         """Check one file: windows of ``window`` s (default: the model's) every ``stride`` s (default
         half a window), combined. Raises an AvsyncError when the file cannot be checked."""
         window, span, starts = self._plan(path, window, stride)
-        logits, evidence = self.score_windows(path, starts, window, pixels=span.pixels)
+        logits, evidence = self.score_windows(path, starts, window)
         return self.answer(str(path), logits, evidence, starts, window, span.length, span.fps)
 
     def check_many(self, paths: Iterable[str | os.PathLike], window: float | None = None,
@@ -272,8 +230,8 @@ class SyncChecker:
         def prepare(path: str) -> Any:
             try:
                 w, span, starts = self._plan(path, window, stride)
-                chunks = self._chunks(starts, w, span.pixels)
-                items = self._read_chunk(path, chunks[0], w, 0.0) if len(chunks) == 1 else None
+                short = span.length <= PREFETCH_SEC
+                items = list(read_windows(path, starts, 0.0, self.clip_spec(w))) if short else None
                 return w, span, starts, items
             except Exception as e:  # re-raised in the consumer, where safe() turns it into a record
                 return e
@@ -282,8 +240,7 @@ class SyncChecker:
             if isinstance(prepared, BaseException):
                 raise prepared
             w, span, starts, items = prepared
-            logits, evidence = (self._score(items) if items is not None
-                                else self.score_windows(path, starts, w, pixels=span.pixels))
+            logits, evidence = self._score(items) if items is not None else self.score_windows(path, starts, w)
             return self.answer(path, logits, evidence, starts, w, span.length, span.fps)
 
         if self.workers == 0:
@@ -320,7 +277,7 @@ class SyncChecker:
             raise TooShortError(path, f"{span.length:.2f} s is shorter than the {window:g} s window")
         last = math.floor((span.length - window) * self.estimator.fps + 1e-6) / self.estimator.fps
         starts = [span.start, span.start + last]
-        logits, evidence = self.score_windows(path, starts, window, pixels=span.pixels)
+        logits, evidence = self.score_windows(path, starts, window)
         windows = self._windows(logits, evidence, starts, window)
         bad = [w for w in windows if not w.usable]      # silent audio or a still picture: no evidence
         if bad:

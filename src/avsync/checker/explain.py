@@ -14,6 +14,7 @@ from avsync.checker.checker import SyncChecker
 from avsync.checker.combine import refine_offset
 from avsync.checker.estimators import ModelEstimator
 from avsync.checker.offset_checker import OffsetChecker
+from avsync.clip import read_window
 from avsync.errors import UsageError
 
 
@@ -91,7 +92,7 @@ def explain(checker: SyncChecker | OffsetChecker, path: str | os.PathLike, start
         r = checker.check(path, window)
         best = max(r.per_window, key=lambda w: (w.usable, w.confidence))
         start = best.start_sec
-    video, audio = checker._load(str(path), float(start), window, 0.0)
+    video, audio = read_window(str(path), float(start), 0.0, checker.clip_spec(window))
     with torch.inference_mode():
         o = est.model(video[None].to(est.device), audio[None].to(est.device), return_attention=True)
     logp = torch.log_softmax(o.logits[0].double().cpu() / checker.calibration.temperature, -1)

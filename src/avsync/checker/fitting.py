@@ -48,14 +48,14 @@ def simulate(checker: SyncChecker, sources: Sequence[Any], per_clip: int = 4, se
     records, failed = [], []
     for src in sources:
         try:
-            t0, length, pixels, _ = checker.span(src.path)
+            t0, length, _, _ = checker.span(src.path)
             for _ in range(per_clip):
                 o = round(rng.uniform(-grid.max_sec, grid.max_sec), 4)
                 lo, hi = max(0.0, -o) + 1e-3, length - max(0.0, o) - 1e-3
                 starts = window_starts(hi - lo, window, stride, fps, t0 + lo)
                 if not starts:
                     raise TooShortError(src.path, f"{length:.2f} s is too short for a {window:g} s window at {o:+.2f} s")
-                logits, evidence = checker.score_windows(src.path, starts, window, audio_offset=o, pixels=pixels)
+                logits, evidence = checker.score_windows(src.path, starts, window, audio_offset=o)
                 keep = [i for i, (m, p) in enumerate(evidence) if is_usable(checker.calibration, m, p) is None]
                 records.append(SimRecord(src.path, getattr(src, "kind", ""), o, grid.to_class(o),
                                          torch.log_softmax(logits[keep].double(), -1), [starts[i] for i in keep],

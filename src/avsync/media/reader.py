@@ -160,6 +160,12 @@ def _select_frames(container: av.container.InputContainer, stream: av.video.stre
     return chosen, turns
 
 
+def short_side_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """(width, height) of a ``width`` x ``height`` picture whose short side is scaled to ``size``."""
+    scale = size / min(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _rgb(frame: av.VideoFrame, size: int | None) -> np.ndarray:
     """One decoded frame as uint8 RGB (H, W, 3), short side scaled to ``size``."""
     import torch
@@ -175,9 +181,9 @@ def _frames_array(chosen: list[np.ndarray | None], stream: av.video.stream.Video
     """The chosen pictures stacked; missing pictures become black."""
     shape = next((x.shape for x in chosen if x is not None), None)
     if shape is None:
-        h, w = stream.codec_context.height, stream.codec_context.width
-        scale = 1.0 if size is None else size / min(h, w)
-        shape = (max(1, round(h * scale)), max(1, round(w * scale)), 3)
+        w, h = stream.codec_context.width, stream.codec_context.height
+        w, h = (w, h) if size is None else short_side_size(w, h, size)
+        shape = (max(1, h), max(1, w), 3)
     black = np.zeros(shape, np.uint8)
     return np.stack([black if x is None else x for x in chosen])
 
@@ -192,8 +198,7 @@ def resize_crop(frames: torch.Tensor, size: int | None = None, crop: int | tuple
         raise UsageError(f"resize_crop needs uint8 frames, got {frames.dtype}")
     if size is not None:
         h, w = frames.shape[1:3]
-        scale = size / min(h, w)
-        new = (max(1, round(h * scale)), max(1, round(w * scale)))
+        new = short_side_size(w, h, size)[::-1]
         if new != (h, w):  # uint8, channels-last: torch's fast antialiased path
             x = frames.permute(0, 3, 1, 2)
             x = F.interpolate(x, size=new, mode="bilinear", antialias=True, align_corners=False)
