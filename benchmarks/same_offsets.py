@@ -32,6 +32,7 @@ def files(cases: str) -> list[str]:
 def main() -> None:
     """Command line (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("paths", nargs="*", help="files to check instead of the examples and the real cases")
     ap.add_argument("--cases", default="data/real/cases/v1", help="folder of rendered real case files")
     ap.add_argument("--model", default=None, help="model name or path (default: the shipped default)")
     ap.add_argument("--out", required=True, help="JSON of {file: [offset_sec, confidence]}")
@@ -40,7 +41,7 @@ def main() -> None:
     args = ap.parse_args()
     checker = avsync.load_model(args.model)
     t0 = time.perf_counter()
-    out = {Path(f).name: (lambda r: [r.offset_sec, r.confidence])(checker.check(f)) for f in files(args.cases)}
+    out = {Path(f).name: (lambda r: [r.offset_sec, r.confidence])(checker.check(f)) for f in args.paths or files(args.cases)}
     Path(args.out).write_text(json.dumps(out, indent=1))
     print(f"{len(out)} files in {time.perf_counter() - t0:.1f} s")
     if args.compare:

@@ -168,3 +168,24 @@ def test_a_joined_expert_adds_evidence_and_is_listed(checker, tmp_path):
                            experts={"motion-onset": expert("motion-onset")}).check(path)
     assert joined.synchronisable and joined.offset_sec == pytest.approx(-0.7, abs=0.05)
     assert joined.experts == ["flashes", "motion-onset"] and joined.to_dict()["experts"] == joined.experts
+
+
+def test_a_long_file_is_scored_stretch_by_stretch_as_it_decodes(checker, tmp_path, monkeypatch):
+    """Files longer than two stretches are read and scored a stretch at a time (memory stays flat): the
+    same answers as scoring the file whole, within a frame, and the same timeline."""
+    import avsync.checker.offset_checker as oc
+    from avsync.media.stream import Streams, StreamsInfo
+
+    path = make_clip(tmp_path / "slip.mp4", seconds=40.0, offset=0.4, change_at=20.0, offset2=-0.6, seed=12)
+    whole_ev, whole = checker.evidence(path, max_offset_sec=1.5)
+    assert isinstance(whole, Streams)
+    monkeypatch.setattr(oc, "STRETCH_BLOCKS", 4)                   # stretches of 6 s (the margin's minimum)
+    ev, info = checker.evidence(path, max_offset_sec=1.5)
+    assert isinstance(info, StreamsInfo) and info.duration_sec == pytest.approx(whole.duration_sec)
+    assert ev.logp.shape == whole_ev.logp.shape and np.array_equal(ev.usable, whole_ev.usable)
+    assert ev.search_sec == whole_ev.search_sec == 1.5
+    per_block = np.abs(ev.offsets_sec[ev.logp.argmax(1)] - whole_ev.offsets_sec[whole_ev.logp.argmax(1)])
+    assert np.median(per_block) <= 0.04
+    tl = checker.timeline(path, max_offset_sec=1.5)
+    assert [round(s.offset_sec, 1) for s in tl.segments] == [0.4, -0.6], tl.segments
+    assert tl.segments[1].start_sec == pytest.approx(20.0, abs=2.0)

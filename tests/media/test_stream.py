@@ -76,3 +76,24 @@ def test_frames_converted_ahead_on_a_thread_are_those_of_converting_each_in_turn
     plain, hooked = read_streams(path), read_streams(path, on_frame=hook)
     assert plain.frames.shape == reference.shape and np.array_equal(plain.frames, reference)
     assert np.array_equal(hooked.frames, reference) and len(seen) == len(reference)
+
+
+def test_stretches_hold_what_read_streams_reads_a_bounded_piece_at_a_time(tmp_path):
+    from avsync.media.stream import read_stretches
+
+    path = make_video(tmp_path / "long.mkv", seconds=12.0, size=(90, 160), flash_at=[2.0, 7.3], click_at=[2.0, 7.3],
+                      tone_hz=300.0, acodec="pcm_s16le")
+    whole = read_streams(path)
+    pieces = list(read_stretches(path, stretch_frames=50, margin_frames=8, audio_margin_frames=20))
+    assert len(pieces) == 5 and [p.last for p in pieces] == [False] * 4 + [True]
+    assert [p.own for p in pieces] == [(0, 50), (50, 100), (100, 150), (150, 200), (200, 300)]
+    assert pieces[-1].info.frame_count == 300 and pieces[-1].info.duration_sec == pytest.approx(12.0)
+    spf = 16000 // 25
+    for p in pieces:
+        lo, hi = p.own
+        assert p.first == max(0, lo - 8) and len(p.frames) == min(300, hi + 8) - p.first     # context both sides
+        assert np.array_equal(p.frames, whole.frames[p.first:p.first + len(p.frames)])
+        assert p.audio_first == max(0, lo - 20)
+        assert np.array_equal(p.audio, whole.audio[p.audio_first * spf:min(300, hi + 20) * spf])
+    one = list(read_stretches(path, stretch_frames=200))          # shorter than two stretches: one, exactly read_streams
+    assert len(one) == 1 and np.array_equal(one[0].frames, whole.frames) and np.array_equal(one[0].audio, whole.audio)

@@ -89,18 +89,18 @@ def test_nothing_held_beyond_the_windows_still_to_come(tmp_path):
 
     path = make_video(tmp_path / "long.mkv", seconds=12.0, acodec="pcm_s16le")
     seen = []
-    real = w._Sound.take
+    real = w.SoundReader.take
 
     def take(self, start, count):
         out = real(self, start, count)
         seen.append(self._held)
         return out
 
-    w._Sound.take = take
+    w.SoundReader.take = take
     try:
         clips = list(read_clips(path, [i * 0.48 for i in range(22)], 1.0, size=16))
     finally:
-        w._Sound.take = real
+        w.SoundReader.take = real
     assert len(clips) == 22
     assert max(seen) < 16000 * 2.5       # samples held: a window and a stride (and a decoded chunk), not 12 s
 

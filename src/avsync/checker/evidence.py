@@ -35,6 +35,7 @@ class Evidence:
     block_sec: float
     start_sec: float = 0.0
     search_sec: float = math.inf    # the range asked for; offsets beyond it are scored only to see past its edge
+    silent: bool = False            # the sound is digital silence: no evidence anywhere
 
     @property
     def blocks(self) -> int:
@@ -60,7 +61,7 @@ class Posterior:
 def stretch_logits(ev: Evidence, lo: int, hi: int, temperature: float) -> tuple[np.ndarray, int]:
     """Calibrated log-evidence per offset of blocks ``lo:hi`` (``-inf`` where an offset is out) and
     the usable frames it rests on."""
-    s, c = ev.logp[lo:hi].sum(0), ev.count[lo:hi].sum(0)
+    s, c = ev.logp[lo:hi].sum(0, dtype=np.float64), ev.count[lo:hi].sum(0, dtype=np.int64)
     frames = int(ev.usable[lo:hi].sum())
     ok = c >= max(1.0, COVERAGE * c.max(initial=0.0))
     out = np.full(len(s), -np.inf)

@@ -2,6 +2,8 @@
 
 1. the file is read once (:func:`avsync.media.stream.read_streams`: grey frames of 64 rows at 25 fps,
    16 kHz mono), every frame and every 10 ms of sound encoded once by a :class:`~avsync.models.LagNet`;
+   a file longer than about 5 minutes is read and scored in stretches of 150 s as it decodes
+   (:func:`~avsync.media.stream.read_stretches`, each stretch normalised on its own), so memory stays flat;
 2. every frame scores every candidate offset (default +-5 s, less where the file is too short: the
    record says ``search_sec``; a margin beyond it is scored too, so that a peak past the edge is
    seen and reported as such); frames without motion count for nothing;
@@ -18,6 +20,7 @@ Sign convention: ``offset_sec > 0`` means the audio is ahead of the picture.
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
@@ -29,6 +32,7 @@ from avsync.checker.calibration import Calibration
 from avsync.checker.evidence import Evidence, Posterior, best_path, drift_fit, posterior
 from avsync.checker.results import CheckResult, DesyncResult, Segment, Timeline, WindowResult, call_safely
 from avsync.errors import TooShortError
+from avsync.media.stream import Stretch
 from avsync.models.lagnet import LagNet, filled_log_probs
 
 LOW_FPS = 10.0
@@ -43,6 +47,8 @@ WINDOW_SEC = 8.0             # local stretches (per-window records, timeline, De
 DESYNC_SEC = 5.0             # DeSync: the first and the last this many seconds
 MIN_SEGMENT_SEC = 3.0        # a timeline segment rests on at least this many seconds of evidence
 JUMP_SEC = 0.06              # a path step larger than this starts a new timeline segment
+STRETCH_BLOCKS = 150         # a file longer than two stretches of this many seconds and a margin is scored stretch by stretch
+PREFETCH_SEC = 300.0         # check_many decodes the next file whole while one is scored when it is at most this long
 
 
 def search_range(length_sec: float, wanted_sec: float) -> float:
@@ -92,63 +98,147 @@ class OffsetChecker:
         s = read_streams(path, c.fps, c.height, c.max_width, c.sample_rate, on_frame=finder)
         if finder is not None:
             s.extras["faces"], s.extras["speech_activity"] = finder.faces, activity
-        if s.duration_sec < MIN_SEC:
-            raise TooShortError(path, f"{s.duration_sec:.2f} s of picture is too short to check (at least {MIN_SEC:g} s)")
+        self._check_length(str(path), s.duration_sec)
         return s
 
     def evidence(self, path: str | os.PathLike, max_offset_sec: float | None = None) -> tuple[Evidence, Any]:
-        """(per-second evidence over the candidate offsets, the file's :class:`Streams`)."""
-        s = self.read(path)
-        return self.evidence_of(s, max_offset_sec), s
+        """(per-second evidence over the candidate offsets, the file's :class:`Streams`, or its
+        :class:`StreamsInfo` when it was long enough to be scored in stretches as it decoded)."""
+        if self.speech is not None:          # the face finder's tracks span the whole file
+            s = self.read(path)
+            return self.evidence_of(s, max_offset_sec), s
+        return self._streamed(str(path), max_offset_sec)
 
     def evidence_of(self, s: Any, max_offset_sec: float | None = None) -> Evidence:
-        """Per-second evidence of decoded streams over the candidate offsets."""
+        """Per-second evidence of a whole file's decoded streams over the candidate offsets."""
+        asked, offsets = self._offsets(s.duration_sec, max_offset_sec)
+        whole = Stretch(s.frames, 0, (0, len(s.frames)), s.audio, 0)
+        part = self._score(whole, offsets, at_start=True, at_end=True, speech=self._speech_evidence(s),
+                           total_sec=s.duration_sec)
+        return self._evidence([part], offsets, s.start_sec, asked)
+
+    def _streamed(self, path: str, max_offset_sec: float | None) -> tuple[Evidence, Any]:
+        """Evidence of a file read in stretches (:func:`avsync.media.stream.read_stretches`) while the
+        previous one is scored: a file shorter than two stretches is one, read and scored whole as
+        :meth:`evidence_of` does; a longer one is scored stretch by stretch, each with its own
+        normalisation (memory does not grow with the file's length)."""
+        from avsync.media.stream import Streams, read_stretches
+        from avsync.media.windows import read_ahead
+
         c = self.model.config
+        wanted = self._wanted(max_offset_sec)
+        block = self._block
+        reach = int(math.ceil((wanted + max(1.0, 0.5 * wanted)) * c.fps))
+        audio_margin = reach + int(math.ceil(c.audio_context / c.steps_per_frame)) + 2
+        size = block * max(STRETCH_BLOCKS, int(math.ceil(2 * audio_margin / block)))
+        stretches = read_stretches(path, c.fps, c.height, c.max_width, c.sample_rate, size, c.video_context + 1, audio_margin)
+        total = self._probed_seconds(path)
+        parts: list[tuple[np.ndarray, ...]] = []
+        offsets = asked = None
+        for piece in read_ahead(stretches, 1):
+            if piece.last and not parts:       # one stretch: the whole file, exactly as read() reads it
+                i = piece.info
+                s = Streams(path, piece.frames, piece.audio, i.fps, i.sample_rate, i.start_sec, i.source_fps, i.source_size)
+                self._check_length(path, s.duration_sec)
+                return self.evidence_of(s, max_offset_sec), s
+            if offsets is None:              # longer than two stretches: the range is what was asked
+                asked, offsets = self._offsets(2 * size / c.fps, max_offset_sec)
+            parts.append(self._score(piece, offsets, at_start=not parts, at_end=piece.last, total_sec=total))
+        return self._evidence(parts, offsets, piece.info.start_sec, asked), piece.info
+
+    @property
+    def _block(self) -> int:
+        """Frames per block of evidence (one second)."""
+        return max(1, int(round(self.model.config.fps)))
+
+    def _wanted(self, max_offset_sec: float | None) -> float:
+        """The offsets asked for both ways: the call's, else the checker's, else the default range."""
         wanted = max_offset_sec if max_offset_sec is not None else self.max_offset_sec
-        wanted = DEFAULT_RANGE_SEC if wanted is None else float(wanted)
-        asked = search_range(s.duration_sec, wanted)
-        reach = search_range(s.duration_sec, wanted + max(1.0, 0.5 * wanted))    # to see past the edge
+        return DEFAULT_RANGE_SEC if wanted is None else float(wanted)
+
+    def _offsets(self, duration_sec: float, max_offset_sec: float | None) -> tuple[float, torch.Tensor]:
+        """(the range searched in a file of ``duration_sec``, the offsets scored in audio steps: that range
+        and a margin past it, so that a peak beyond its edge is seen)."""
+        c = self.model.config
+        wanted = self._wanted(max_offset_sec)
+        asked = search_range(duration_sec, wanted)
+        reach = search_range(duration_sec, wanted + max(1.0, 0.5 * wanted))
         steps = int(round(reach / c.step_sec))
-        offsets = torch.arange(-steps, steps + 1, device=self.device)
-        frames = torch.from_numpy(s.frames)[None].to(self.device)
-        audio = torch.from_numpy(s.audio)[None].to(self.device)
-        moving = self._moving(s.frames)
+        return asked, torch.arange(-steps, steps + 1, device=self.device)
+
+    def _score(self, piece: Any, offsets: torch.Tensor, at_start: bool, at_end: bool, speech: Any = None,
+               total_sec: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """(log-probabilities summed per block and offset, frames counted per block and offset, moving
+        frames per block, the sound's peak) of the frames a stretch answers for. Frames without motion
+        count for nothing, and neither do those whose embeddings reach past the file's ends (zero padding
+        makes both ends look alike: on short files they would all vote for offset 0)."""
+        c = self.model.config
+        lo, hi = piece.own
+        moving = self._moving(piece.frames)[lo - piece.first:hi - piece.first].copy()
         vc, ac = c.video_context, c.audio_context
-        moving[:vc] = False                   # embeddings that reach past the file's ends (zero padding)
-        moving[len(moving) - vc:] = False     # look alike on both sides and would all agree on offset 0
-        block = max(1, int(round(c.fps)))
-        n_blocks = (len(s.frames) + block - 1) // block
-        logp = np.zeros((n_blocks, len(offsets)))
-        count = np.zeros((n_blocks, len(offsets)))
+        if at_start:
+            moving[:vc] = False
+        if at_end:
+            moving[max(0, len(moving) - vc):] = False
+        block = self._block
+        n_blocks = (hi - lo + block - 1) // block
+        logp = np.zeros((n_blocks, len(offsets)), np.float32)        # 2 h at +-7.5 s: 43 MB (float64: 86)
+        count = np.zeros((n_blocks, len(offsets)), np.uint16)
+        frames = torch.from_numpy(piece.frames)[None].to(self.device)
+        audio = torch.from_numpy(piece.audio)[None].to(self.device)
         with torch.inference_mode():
-            models = [self.model, *self.experts.values()]
             embedded = []
-            for m in models:
+            for m in [self.model, *self.experts.values()]:
                 a = m.embed_audio(audio)
                 embedded.append((m, m.embed_video(frames), a[:, ac:max(ac, a.shape[1] - ac)]))  # clear of the ends
-            speech = self._speech_evidence(s)
             band = block * 8
-            for i in range(0, len(s.frames), band):
-                first = torch.tensor([i], device=self.device)
-                lp = sum(filled_log_probs(m.offset_scores(v[:, i:i + band], inner, offsets + ac, first)[0].double())
+            for i in range(lo, hi, band):
+                n = min(band, hi - i)
+                first = torch.tensor([i - piece.audio_first], device=self.device)
+                j = i - piece.first
+                lp = sum(filled_log_probs(m.offset_scores(v[:, j:j + n], inner, offsets + ac, first)[0].double())
                          for m, v, inner in embedded)
                 if speech is not None:
-                    lp = lp + speech.band(i, min(band, len(s.frames) - i), offsets)
-                ok = torch.from_numpy(moving[i:i + band])[:, None].to(self.device) & torch.isfinite(lp)
+                    lp = lp + speech.band(i, n, offsets)
+                ok = torch.from_numpy(moving[i - lo:i - lo + n])[:, None].to(self.device) & torch.isfinite(lp)
                 lp = lp.masked_fill(~ok, 0.0).cpu().numpy()
                 okn = ok.cpu().numpy()
-                for j in range(0, len(lp), block):
-                    n = (i + j) // block
-                    logp[n] += lp[j:j + block].sum(0)
-                    count[n] += okn[j:j + block].sum(0)
-                if self.on_progress is not None:
-                    self.on_progress(int(min(len(s.frames), i + band) / c.fps), int(s.duration_sec))
+                for k in range(0, n, block):
+                    b = (i - lo + k) // block
+                    logp[b] += lp[k:k + block].sum(0).astype(np.float32)
+                    count[b] += okn[k:k + block].sum(0).astype(np.uint16)
+                if self.on_progress is not None and total_sec:
+                    self.on_progress(int(min((i + n) / c.fps, total_sec)), int(total_sec))
         usable = np.add.reduceat(moving.astype(np.int64), np.arange(0, len(moving), block))
-        if self._silent(s):
+        return logp, count, usable, float(np.abs(piece.audio).max(initial=0.0))
+
+    def _evidence(self, parts: list[tuple[np.ndarray, ...]], offsets: torch.Tensor, start_sec: float,
+                  asked: float) -> Evidence:
+        """The file's evidence from its stretches. parts, in order (none at all where the sound is silent)."""
+        c = self.model.config
+        logp, count, usable = (np.concatenate([p[i] for p in parts]) for i in range(3))
+        silent = max(p[3] for p in parts) < self.calibration.min_audio_peak
+        if silent:
             usable[:] = 0
             logp[:] = 0
             count[:] = 0
-        return Evidence(offsets.cpu().numpy() * c.step_sec, logp, count, usable, block / c.fps, s.start_sec, asked)
+        block = self._block
+        return Evidence(offsets.cpu().numpy() * c.step_sec, logp, count, usable, block / c.fps, start_sec, asked, silent)
+
+    @staticmethod
+    def _probed_seconds(path: str) -> float | None:
+        """The file's declared length (for a progress bar while it streams), None when unknown."""
+        from avsync.media import probe
+
+        try:
+            return probe(path).duration_sec
+        except Exception:  # the reading itself reports what is wrong with the file
+            return None
+
+    @staticmethod
+    def _check_length(path: str, seconds: float) -> None:
+        if seconds < MIN_SEC:
+            raise TooShortError(path, f"{seconds:.2f} s of picture is too short to check (at least {MIN_SEC:g} s)")
 
     def _speech_evidence(self, s: Any) -> Any:
         """The speech expert's evidence for streams read with its face finder (kept in ``s.extras``)."""
@@ -166,10 +256,6 @@ class OffsetChecker:
 
         ev = s.extras.get("speech")
         return ["speech"] if ev is not None and ev.evidence_sec >= MIN_EVIDENCE_SEC else []
-
-    def _silent(self, s: Any) -> bool:
-        """Whether the decoded sound is digital silence (peak under ``min_audio_peak``)."""
-        return float(np.abs(s.audio).max(initial=0.0)) < self.calibration.min_audio_peak
 
     def _moving(self, frames: np.ndarray) -> np.ndarray:
         """Per frame: whether the picture moves there (mean |difference| from the previous frame, 0..1,
@@ -221,7 +307,7 @@ class OffsetChecker:
     def answer(self, path: str, ev: Evidence, s: Any, window: float | None = None, stride: float | None = None) -> CheckResult:
         """The file's :class:`CheckResult` from its evidence."""
         cal = self.calibration
-        silent = self._silent(s)
+        silent = ev.silent
         fps = float(s.source_fps)
         window = float(window or WINDOW_SEC)
         r = CheckResult(path=path, duration_sec=s.duration_sec, window_sec=window, method=self.name,
@@ -252,18 +338,23 @@ class OffsetChecker:
     def check_many(self, paths: Iterable[str | os.PathLike], window: float | None = None,
                    stride: float | None = None) -> Iterator[CheckResult]:
         """Check files in order, one record each (``error`` set for a file that fails). While one file
-        is scored, a thread decodes the next one."""
+        is scored, a thread decodes the next one if it is short (up to ``PREFETCH_SEC``; a longer one
+        streams in stretches when its turn comes)."""
         paths = [str(p) for p in paths]
 
         def read(path: str) -> Any:
             try:
-                return self.read(path)
+                seconds = self._probed_seconds(path)
+                return self.read(path) if seconds is not None and seconds <= PREFETCH_SEC else None
             except Exception as e:  # re-raised below, where safe() turns it into the file's record
                 return e
 
         def finish(path: str, streams: Any) -> CheckResult:
             if isinstance(streams, BaseException):
                 raise streams
+            if streams is None:
+                ev, streams = self.evidence(path)
+                return self.answer(path, ev, streams, window, stride)
             return self.answer(path, self.evidence_of(streams), streams, window, stride)
 
         with ThreadPoolExecutor(1) as pool:
@@ -325,7 +416,7 @@ class OffsetChecker:
         w = max(1, int(round(float(window or DESYNC_SEC) / ev.block_sec)))
         if ev.blocks < w:
             raise TooShortError(path, f"{s.duration_sec:.2f} s is shorter than the {w * ev.block_sec:g} s window")
-        silent = self._silent(s)
+        silent = ev.silent
         ends = []
         for where, lo in (("first", 0), ("last", ev.blocks - w)):
             p = self._post(ev, lo, lo + w)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import collections
 import itertools
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import av
 import numpy as np
@@ -28,6 +28,7 @@ from av.video.reformatter import VideoReformatter
 from avsync.errors import CorruptMediaError, TooShortError
 from avsync.media.probe import audio_stream, frame_rotation, open_media, stream_span, video_stream
 from avsync.media.reader import FrameClock, decoded_frames, mono_chunks
+from avsync.media.windows import SoundReader
 
 _EPS = 1e-3
 _PENDING = 8     # frames at source size waiting for their grey conversion, at most
@@ -71,67 +72,60 @@ def _grey(reformatter: VideoReformatter, frame: av.VideoFrame, width: int, heigh
     return reformatter.reformat(frame, width=width, height=height, format="gray", interpolation="AREA").to_ndarray()
 
 
-def _picture(path: str, fps: float, height: int, max_width: int,
-             on_frame: FrameHook | None = None) -> tuple[np.ndarray, float, float, tuple[int, int]]:
-    """(grey frames at ``fps``, file time of the first, the stream's frame rate, its stored size);
-    ``on_frame(k, file time of tick k, decoded frame on screen then, quarter turns)`` is called at every tick.
-    Each new frame is converted on a worker thread while the next ones decode (swscale releases the GIL),
-    at most ``_PENDING`` frames at source size waiting at any time."""
-    with open_media(path) as container, ThreadPoolExecutor(1) as converter:
-        stream = video_stream(container)
-        stream.thread_type = "AUTO"
-        w, h = stream.codec_context.width, stream.codec_context.height
-        declared_end = stream_span(container, stream)[1]
-        source_fps = float(stream.average_rate or stream.guessed_rate or fps)
-        out_w, out_h = scaled_size(w, h, height, max_width)
-        clock = FrameClock(decoded_frames(container, stream))
-        start = clock.next_time
-        if start is None:
-            raise CorruptMediaError(path, "no picture could be decoded")
-        reformatter = VideoReformatter()           # used by the converting thread only
-        greys: list[Any] = []                      # one per source frame shown: an array, or its pending conversion
-        pending: collections.deque[int] = collections.deque()
-        ticks: list[int] = []                      # per tick: which of ``greys`` is on screen
-        last_time: float | None = None
-        turns = 0
-        for k in itertools.count():
-            t = start + k / fps
-            if k and (t >= declared_end - _EPS or (clock.exhausted and t >= clock.current[0] + 1 / source_fps - _EPS)):
-                break
-            held = clock.at(t)
-            if last_time is None:
-                turns = frame_rotation(held[1]) // 90
-            if last_time is None or last_time != held[0]:
-                last_time = held[0]
-                greys.append(converter.submit(_grey, reformatter, held[1], out_w, out_h))
-                pending.append(len(greys) - 1)
-                if len(pending) > _PENDING:
-                    i = pending.popleft()
-                    greys[i] = greys[i].result()
-            ticks.append(len(greys) - 1)
-            if on_frame is not None:
-                on_frame(k, t, held[1], turns)
-        for i in pending:
-            greys[i] = greys[i].result()
-    stacked = np.stack(greys)[ticks]
-    if turns:
-        stacked = np.ascontiguousarray(np.rot90(stacked, k=turns, axes=(1, 2)))
-    return stacked, float(start), source_fps, (w, h)
+class _Picture:
+    """The picture of a file in one pass: grey frames at ``fps`` (see the module docstring), one per tick,
+    from :meth:`frames`; ``start`` (file time of the first), ``source_fps`` and ``source_size`` are known
+    once the first frame is decoded. Each new frame is converted on a worker thread while the next ones
+    decode (swscale releases the GIL), at most ``_PENDING`` frames at source size waiting at any time.
+    ``on_frame(k, file time of tick k, decoded frame on screen then, quarter turns)`` is called at every tick."""
+
+    def __init__(self, path: str, fps: float, height: int, max_width: int, on_frame: FrameHook | None = None) -> None:
+        self.path, self.fps, self.height, self.max_width, self.on_frame = path, fps, height, max_width, on_frame
+        self.start = 0.0
+        self.source_fps = fps
+        self.source_size = (0, 0)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Grey frames ``(H, W)`` uint8, upright, one per tick from the first decoded frame to the picture's end."""
+        fps = self.fps
+        with open_media(self.path) as container, ThreadPoolExecutor(1) as converter:
+            stream = video_stream(container)
+            stream.thread_type = "AUTO"
+            w, h = stream.codec_context.width, stream.codec_context.height
+            declared_end = stream_span(container, stream)[1]
+            self.source_fps = source_fps = float(stream.average_rate or stream.guessed_rate or fps)
+            self.source_size = (w, h)
+            out_w, out_h = scaled_size(w, h, self.height, self.max_width)
+            clock = FrameClock(decoded_frames(container, stream))
+            start = clock.next_time
+            if start is None:
+                raise CorruptMediaError(self.path, "no picture could be decoded")
+            self.start = float(start)
+            reformatter = VideoReformatter()           # used by the converting thread only
+            waiting: collections.deque[Future] = collections.deque()   # one per tick, in order
+            last: tuple[float, Future] | None = None
+            turns = 0
+            for k in itertools.count():
+                t = start + k / fps
+                if k and (t >= declared_end - _EPS or (clock.exhausted and t >= clock.current[0] + 1 / source_fps - _EPS)):
+                    break
+                held = clock.at(t)
+                if last is None:
+                    turns = frame_rotation(held[1]) // 90
+                if last is None or last[0] != held[0]:
+                    last = (held[0], converter.submit(_grey, reformatter, held[1], out_w, out_h))
+                waiting.append(last[1])
+                if self.on_frame is not None:
+                    self.on_frame(k, t, held[1], turns)
+                while len(waiting) > _PENDING:
+                    yield _upright(waiting.popleft().result(), turns)
+            while waiting:
+                yield _upright(waiting.popleft().result(), turns)
 
 
-def _sound(path: str, start: float, count: int, sample_rate: int) -> np.ndarray:
-    """``count`` mono samples from file time ``start`` on (silence where the stream has none)."""
-    out = np.zeros(count, np.float32)
-    with open_media(path) as container:
-        stream = audio_stream(container)
-        for t, samples in mono_chunks(container, stream, sample_rate):
-            i = int(round((t - start) * sample_rate))
-            lo, hi = max(i, 0), min(i + len(samples), count)
-            if hi > lo:
-                out[lo:hi] = samples[lo - i:hi - i]
-            if i >= count:
-                break
-    return out
+def _upright(grey: np.ndarray, turns: int) -> np.ndarray:
+    """A grey frame turned by its display rotation (quarter turns counter-clockwise)."""
+    return np.ascontiguousarray(np.rot90(grey, k=turns)) if turns else grey
 
 
 def read_sound(path: str | Path, sample_rate: int = 16000) -> tuple[float, np.ndarray]:
@@ -150,9 +144,89 @@ def read_streams(path: str | Path, fps: float = 25.0, height: int = 64, max_widt
     quarter turns)`` sees the decoded frame of every tick ``k`` (file time ``t``) on the way (the
     speech expert's face finder: faces at a resolution the grey frames do not have, in the same pass)."""
     path = str(path)
-    frames, start, source_fps, size = _picture(path, fps, height, max_width, on_frame)
-    audio = _sound(path, start, int(round(len(frames) / fps * sample_rate)), sample_rate)
-    streams = Streams(path, frames, audio, float(fps), int(sample_rate), start, source_fps, size)
+    picture = _Picture(path, fps, height, max_width, on_frame)
+    frames = np.stack(list(picture.frames()))
+    with open_media(path) as container:
+        audio = SoundReader(container, sample_rate).take(picture.start, int(round(len(frames) / fps * sample_rate)))
+    streams = Streams(path, frames, audio, float(fps), int(sample_rate), picture.start, picture.source_fps,
+                      picture.source_size)
     if streams.duration_sec < min_sec:
         raise TooShortError(path, f"{streams.duration_sec:.2f} s of picture is shorter than {min_sec:g} s")
     return streams
+
+
+@dataclass
+class StreamsInfo:
+    """What :func:`read_stretches` knows of a file once its picture has ended (nothing of it is kept):
+    the fields of :class:`Streams` without the frames and the sound, and how many frames there were."""
+
+    path: str
+    frame_count: int
+    fps: float
+    sample_rate: int
+    start_sec: float
+    source_fps: float
+    source_size: tuple[int, int]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_sec(self) -> float:
+        """Length of the picture in seconds."""
+        return self.frame_count / self.fps
+
+
+@dataclass
+class Stretch:
+    """A stretch of a file as :func:`read_stretches` gives it: grey ``frames`` of the file's frames
+    ``first ..``, the frames ``own`` = [lo, hi) it answers for (the others are context), and ``audio``
+    from the time of frame ``audio_first`` on; the last stretch carries the file's ``info``."""
+
+    frames: np.ndarray
+    first: int
+    own: tuple[int, int]
+    audio: np.ndarray
+    audio_first: int
+    info: StreamsInfo | None = None
+
+    @property
+    def last(self) -> bool:
+        """Whether the picture ends in this stretch."""
+        return self.info is not None
+
+
+def read_stretches(path: str | Path, fps: float = 25.0, height: int = 64, max_width: int = 160,
+                  sample_rate: int = 16000, stretch_frames: int = 3750, margin_frames: int = 0,
+                  audio_margin_frames: int = 0) -> Iterator[Stretch]:
+    """The picture and sound of ``path`` as :func:`read_streams` reads them, in stretches that answer for
+    ``stretch_frames`` frames each (the last one for one to two times that), with ``margin_frames`` of
+    picture and ``audio_margin_frames`` of sound either side as context (never past the picture's span),
+    so that memory does not grow with the file's length. A file shorter than two stretches and a margin
+    comes as one stretch holding exactly what :func:`read_streams` gives."""
+    path = str(path)
+    picture = _Picture(path, fps, height, max_width)
+    held: collections.deque[np.ndarray] = collections.deque()     # frames base, base + 1, ...
+    base, lo = 0, 0
+    reach = max(margin_frames, audio_margin_frames)
+    with open_media(path) as container:
+        sound = SoundReader(container, sample_rate)
+
+        def stretch(lo: int, hi: int, end: int) -> Stretch:
+            first, stop = max(0, lo - margin_frames), min(end, hi + margin_frames)
+            a0, a1 = max(0, lo - audio_margin_frames), min(end, hi + audio_margin_frames)
+            audio = sound.take(picture.start + a0 / fps, int(round((a1 - a0) / fps * sample_rate)))
+            return Stretch(np.stack([held[j - base] for j in range(first, stop)]), first, (lo, hi), audio, a0)
+
+        for k, grey in enumerate(picture.frames()):
+            held.append(grey)
+            if k + 1 >= lo + 2 * stretch_frames + reach:            # enough is left after [lo, lo + S) for another
+                yield stretch(lo, lo + stretch_frames, k + 1)
+                lo += stretch_frames
+                while base < lo - reach:
+                    held.popleft()
+                    base += 1
+                sound.drop(picture.start + (lo - reach) / fps)
+        n = base + len(held)
+        last = stretch(lo, n, n)
+        last.info = StreamsInfo(path, n, float(fps), int(sample_rate), picture.start, picture.source_fps,
+                                picture.source_size)
+        yield last

@@ -33,7 +33,6 @@ from avsync.media.probe import (
     file_duration,
     frame_rotation,
     open_media,
-    rewind,
     stream_span,
     video_stream,
 )
@@ -76,10 +75,9 @@ def _black(stream: av.video.stream.VideoStream, size: int | None) -> np.ndarray:
 def _ticks(container: av.container.InputContainer, t0: float, count: int, fps: float,
            size: int | None) -> Iterator[tuple[np.ndarray | Future, int]]:
     """(picture on screen at tick ``t0 + k / fps``, quarter turns) for ``k < count``, decoding the video
-    stream once from its start; a picture is an array or the pending Future of its conversion."""
+    stream of a freshly opened container once from its first packet; a picture is an array or the pending Future of its conversion."""
     stream = video_stream(container)
     stream.thread_type = "AUTO"
-    rewind(container)
     span = stream_span(container, stream)
     black = _black(stream, size)
     clock = FrameClock(decoded_frames(container, stream))
@@ -114,15 +112,14 @@ def _picture(item: np.ndarray | Future, turns: int, crop: int | tuple[int, int] 
     return resize_crop(torch.from_numpy(np.ascontiguousarray(image))[None], None, crop)[0].numpy()
 
 
-class _Sound:
-    """The audio stream decoded once, in order, as mono samples at ``sample_rate``; holds only what a
-    later window may still ask for (``take`` then ``drop``)."""
+class SoundReader:
+    """The audio stream of a freshly opened container decoded once, from its first packet, as mono samples
+    at ``sample_rate``; holds only what a later window may still ask for (``take`` then ``drop``)."""
 
     def __init__(self, container: av.container.InputContainer, sample_rate: int) -> None:
         self.container, self.sample_rate = container, sample_rate
         stream = audio_stream(container)
         self.declared_end = stream_span(container, stream)[1]
-        rewind(container)
         self._chunks = mono_chunks(container, stream, sample_rate)
         self.first: float | None = None          # file time of the stream's first sample
         self._parts: collections.deque[np.ndarray] = collections.deque()
@@ -204,7 +201,7 @@ def read_clips(path: str | Path, starts: Sequence[float], duration_sec: float, f
         for s in starts:
             _check_window(path, s, duration_sec, total, "video")
             _check_window(path, s + audio_offset_sec, duration_sec, total, "audio")
-        sound = _Sound(ac, sample_rate)
+        sound = SoundReader(ac, sample_rate)
         ticks = _ticks(vc, t0, first_tick[-1] + count, fps, size)
         held: collections.deque[np.ndarray] = collections.deque()   # pictures of ticks base, base + 1, ...
         waiting: collections.deque[tuple[np.ndarray | Future, int]] = collections.deque()
