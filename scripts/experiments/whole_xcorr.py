@@ -4,7 +4,6 @@ lags +-R s. Prints the peak per case file against its truth.
 
     .venv/bin/python scripts/experiments/whole_xcorr.py data/real/cases/v1/*-{whole,beyond,original}-00.mp4
 """
-import json
 import sys
 
 import numpy as np
@@ -15,8 +14,8 @@ from avsync.media.stream import read_streams
 FPS = 25.0
 
 
-def onset(audio: np.ndarray, sr: int, n: int, hop: int = 160) -> np.ndarray:
-    """Positive log spectral flux every 10 ms, summed to video frames (4 steps each)."""
+def onset(audio: np.ndarray, hop: int = 160) -> np.ndarray:
+    """Positive log spectral flux every 10 ms (16 kHz sound)."""
     x = torch.from_numpy(audio)
     mag = torch.stft(x, 512, hop, window=torch.hann_window(512), return_complex=True).abs()
     lm = torch.log1p(100 * mag)
@@ -52,20 +51,16 @@ def ncc(a: np.ndarray, m: np.ndarray, max_lag: int, min_overlap: int) -> np.ndar
 
 
 def main(paths):
-    cases = {}
-    for c in json.load(open("data/real/cases/v1/cases.json"))["cases"] if False else []:
-        cases[c["id"]] = c
     for p in paths:
         s = read_streams(p)
         mo = motion(s.frames)
-        on = onset(s.audio, s.sample_rate, len(s.frames))         # 100 Hz
+        on = onset(s.audio)                                       # 100 Hz
         mo100 = np.repeat(mo, 4)[:len(on)]                        # frame motion held over its 4 steps
         on = on[:len(mo100)]
         max_lag = int(min(5.0, s.duration_sec / 2) * 100)
         r = ncc(on, mo100, max_lag, len(on) // 2)
         k = int(np.nanargmax(r))
         lag = (k - max_lag) / 100.0        # audio at t meets motion at t + lag: audio ahead by lag
-        srt = np.sort(r[~np.isnan(r)])
         print(f"{p.split('/')[-1]:50s} peak {lag:+.2f} s r={r[k]:.3f} (2nd-best far peak r=%.3f)" %
               max(r[j] for j in range(len(r)) if abs(j - k) > 20 and not np.isnan(r[j])))
 
