@@ -62,7 +62,7 @@ def synthetic_track(env: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarr
     t = len(env)
     active = env > np.percentile(env, 25) + rng.uniform(1.0, 3.0)
     z = (env - env[active].mean()) / (env[active].std() + 1e-6) if active.any() else np.zeros(t)
-    target = active / (1 + np.exp(-(rng.uniform(0.8, 2.0) * z + rng.uniform(-0.5, 1.0))))
+    target = active / (1 + np.exp(-np.clip(rng.uniform(0.8, 2.0) * z + rng.uniform(-0.5, 1.0), -30, 30)))
     rest, wide = rng.uniform(0.0, 0.05), rng.uniform(0.2, 0.6)
     target = rest + wide * target
     alpha = 1 - np.exp(-40.0 / rng.uniform(15, 60))                 # articulation: a low-pass of 15-60 ms
