@@ -98,7 +98,7 @@ def evaluate(model, items, offsets) -> float:
         for i in range(0, len(items), 32):
             s, w, a = batch(items, range(i, min(len(items), i + 32)), None, False)
             v, e = model.embed_mouth(s, w), model.embed_audio(a)
-            sc = model.offset_scores(v, e, offsets, torch.full((len(s),), MARGIN))
+            sc = model.offset_scores(v, e, offsets, torch.full((len(s),), MARGIN))   # MARGIN read at call time
             _, ev = offset_infonce(sc, offsets, 2.0)
             hits += (offsets[ev.argmax(-1)].abs() * 0.01 <= 0.1).tolist()
     model.train()

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lipnet import AUDIO, CROP, FPS, MARGIN, SR, batch, crops, evaluate  # noqa: E402
+import lipnet  # noqa: E402
+from lipnet import CROP, FPS, SR, batch, crops, evaluate  # noqa: E402
 
 from avsync.media.stream import read_sound  # noqa: E402
 from avsync.models import save_model  # noqa: E402
@@ -87,13 +88,14 @@ def synthetic_track(env: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarr
 def synthetic_item(bank: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One crop as lipnet.py's crops are: (series, seen) of CROP frames, sound with MARGIN frames each side."""
     while True:
-        a0 = int(rng.integers(0, len(bank) - AUDIO))
-        audio = bank[a0:a0 + AUDIO]
+        a0 = int(rng.integers(0, len(bank) - lipnet.AUDIO))
+        audio = bank[a0:a0 + lipnet.AUDIO]
         env = envelope(audio)
         series, seen = synthetic_track(env, rng)
-        s = series[MARGIN:MARGIN + CROP]
-        if len(s) == CROP and (env[MARGIN:MARGIN + CROP] > np.percentile(env, 25) + 2).mean() > 0.4:
-            return s, seen[MARGIN:MARGIN + CROP], audio
+        m = lipnet.MARGIN
+        s = series[m:m + CROP]
+        if len(s) == CROP and (env[m:m + CROP] > np.percentile(env, 25) + 2).mean() > 0.4:
+            return s, seen[m:m + CROP], audio
 
 
 def main() -> int:
@@ -106,7 +108,10 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--synthetic", type=float, default=0.5, help="share of each batch that is synthetic")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reach", type=float, default=1.0, help="offsets trained on, +- seconds (lipnet-v1: 1)")
     args = ap.parse_args()
+    lipnet.MARGIN = int(round(args.reach * FPS))                    # the sound around each crop covers the reach
+    lipnet.AUDIO = int((CROP + 2 * lipnet.MARGIN) / FPS * SR)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     bank = speech_bank(args.audio)
@@ -116,7 +121,8 @@ def main() -> int:
                           video_dilations=(1, 2, 4, 8), audio_dilations=(1, 2, 4, 8),
                           description="speech expert: learnt lip scorer, real TRAIN + synthetic speakers (experiment)")
     model = LipNet(config)
-    offsets = torch.arange(-100, 101)
+    steps = int(round(args.reach * 100))
+    offsets = torch.arange(-steps, steps + 1)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     best, log, t0 = -1.0, [], time.time()
     n_syn = int(round(args.batch * args.synthetic))
@@ -124,7 +130,7 @@ def main() -> int:
         items = [synthetic_item(bank, rng) for _ in range(n_syn)] + [tr[i] for i in rng.integers(0, len(tr), args.batch - n_syn)]
         s, w, a = batch(items, range(len(items)), rng, True)
         v, e = model.embed_mouth(s, w), model.embed_audio(a)
-        first = torch.full((len(s),), MARGIN)
+        first = torch.full((len(s),), lipnet.MARGIN)
         loss, _ = offset_infonce(model.offset_scores(v, e, offsets, first), offsets, 2.0,
                                  other_clip_scores(model, v, e, first), 0.5)
         opt.zero_grad()
