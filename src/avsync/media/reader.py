@@ -27,9 +27,9 @@ from avsync.media.probe import (
 if TYPE_CHECKING:  # torch is imported where it is used: prepare's worker processes never need it
     import torch
 
-_EPS = 1e-3            # timestamps this close count as equal (seconds)
+TIME_EPS = 1e-3        # timestamps this close count as equal (seconds)
 _END_SLACK = 0.02      # a window may end this far past the file's end (container rounding)
-_SILENCE = 1e-4        # peak amplitude below which a clip's audio counts as silent
+SILENCE_PEAK = 1e-4    # peak amplitude below which a clip's audio counts as silent
 _SEEK_BACKOFF = (0.0, 1.0, 5.0, 30.0, math.inf)  # how far before the window to seek, in turn
 _AUDIO_PREROLL = 0.25  # decode this much audio before the window (codec priming and overlap)
 
@@ -54,10 +54,12 @@ class Clip:
         return self.frames.shape[0] / self.fps
 
 
-def _check_window(path: str, start: float, duration: float, total: float, what: str) -> None:
+def check_window(path: str, start: float, duration: float, total: float, what: str) -> None:
+    """Raise TooShortError / WindowError (naming the file) when a window of ``duration`` s at ``start`` does not
+    fit a file of ``total`` seconds."""
     if duration > total + _END_SLACK:
         raise TooShortError(path, f"file is {total:.2f} s long, shorter than the {duration:.2f} s window")
-    if start < -_EPS or start + duration > total + _END_SLACK:
+    if start < -TIME_EPS or start + duration > total + _END_SLACK:
         raise WindowError(path, f"{what} window {start:.2f}-{start + duration:.2f} s lies outside the "
                                 f"file (0-{total:.2f} s)")
 
@@ -111,7 +113,7 @@ class FrameClock:
 
     def at(self, t: float) -> tuple[float, av.VideoFrame] | None:
         """(time, frame) on screen at ``t``; None before the first frame."""
-        while self._next is not None and self._next[0] <= t + _EPS:
+        while self._next is not None and self._next[0] <= t + TIME_EPS:
             self.current, self._next = self._next, next(self._it, None)
         return self.current
 
@@ -142,7 +144,7 @@ def _select_frames(container: av.container.InputContainer, stream: av.video.stre
         held = clock.at(t)
         if i == 0:
             first_missing = held is None
-        if held is None or t >= span[1] - _EPS:
+        if held is None or t >= span[1] - TIME_EPS:
             chosen.append(None)
             continue
         if last is None or last[0] != held[0]:
@@ -258,7 +260,7 @@ def _decode_audio(container: av.container.InputContainer, stream: av.audio.strea
     first, parts = None, []
     for t, samples in chunks:
         if first is None:
-            if t > start + _EPS and not at_start:
+            if t > start + TIME_EPS and not at_start:
                 chunks.close()
                 return None  # the seek landed after the window's start: seek further back
             first = t
@@ -308,12 +310,12 @@ def read_clip(path: str | Path, start_sec: float, duration_sec: float, fps: floa
     with open_media(path) as container:
         video_stream(container), audio_stream(container)
         total = file_duration(container)
-        _check_window(path, start_sec, duration_sec, total, "video")
-        _check_window(path, astart, duration_sec, total, "audio")
+        check_window(path, start_sec, duration_sec, total, "video")
+        check_window(path, astart, duration_sec, total, "audio")
         frames = torch.from_numpy(np.ascontiguousarray(_read_video(container, start_sec, count, fps, size)))
         audio = torch.from_numpy(_read_audio(container, astart, samples, sample_rate))
     frames = resize_crop(frames, None, crop)          # scaled frame by frame as decoded
-    silent = bool(audio.abs().max() < _SILENCE) if len(audio) else True
+    silent = bool(audio.abs().max() < SILENCE_PEAK) if len(audio) else True
     return Clip(frames, audio, float(fps), int(sample_rate), float(start_sec), float(audio_offset_sec), path, silent)
 
 
@@ -325,5 +327,5 @@ def read_audio(path: str | Path, start_sec: float, duration_sec: float, sample_r
     path = str(path)
     with open_media(path) as container:
         audio_stream(container)
-        _check_window(path, start_sec, duration_sec, file_duration(container), "audio")
+        check_window(path, start_sec, duration_sec, file_duration(container), "audio")
         return _read_audio(container, start_sec, int(round(duration_sec * sample_rate)), sample_rate)

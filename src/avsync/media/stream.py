@@ -27,10 +27,9 @@ from av.video.reformatter import VideoReformatter
 
 from avsync.errors import CorruptMediaError, TooShortError
 from avsync.media.probe import audio_stream, frame_rotation, open_media, stream_span, video_stream
-from avsync.media.reader import FrameClock, decoded_frames, mono_chunks
+from avsync.media.reader import TIME_EPS, FrameClock, decoded_frames, mono_chunks
 from avsync.media.windows import SoundReader
 
-_EPS = 1e-3
 _PENDING = 8     # frames at source size waiting for their grey conversion, at most
 
 
@@ -107,7 +106,7 @@ class _Picture:
             turns = 0
             for k in itertools.count():
                 t = start + k / fps
-                if k and (t >= declared_end - _EPS or (clock.exhausted and t >= clock.current[0] + 1 / source_fps - _EPS)):
+                if k and (t >= declared_end - TIME_EPS or (clock.exhausted and t >= clock.current[0] + 1 / source_fps - TIME_EPS)):
                     break
                 held = clock.at(t)
                 if last is None:

@@ -37,12 +37,12 @@ from avsync.media.probe import (
     video_stream,
 )
 from avsync.media.reader import (
-    _EPS,
-    _SILENCE,
+    SILENCE_PEAK,
+    TIME_EPS,
     Clip,
     FrameClock,
-    _check_window,
     check_truncated,
+    check_window,
     decoded_frames,
     mono_chunks,
     resize_crop,
@@ -88,7 +88,7 @@ def _ticks(container: av.container.InputContainer, t0: float, count: int, fps: f
         for k in range(count):
             t = t0 + k / fps
             held = clock.at(t)
-            if held is None or t >= span[1] - _EPS:
+            if held is None or t >= span[1] - TIME_EPS:
                 yield black, turns
                 continue
             if last is None or last[0] != held[0]:
@@ -193,14 +193,14 @@ def read_clips(path: str | Path, starts: Sequence[float], duration_sec: float, f
         raise UsageError(f"a {duration_sec} s window holds no frame at {fps} fps")
     t0 = starts[0]
     first_tick = [int(round((s - t0) * fps)) for s in starts]
-    if any(abs(t0 + k / fps - s) > _EPS for k, s in zip(first_tick, starts)):
+    if any(abs(t0 + k / fps - s) > TIME_EPS for k, s in zip(first_tick, starts)):
         raise UsageError("read_clips needs window starts on one grid of 1 / fps")
     with open_media(path) as vc, open_media(path) as ac:
         video_stream(vc), audio_stream(vc)
         total = file_duration(vc)
         for s in starts:
-            _check_window(path, s, duration_sec, total, "video")
-            _check_window(path, s + audio_offset_sec, duration_sec, total, "audio")
+            check_window(path, s, duration_sec, total, "video")
+            check_window(path, s + audio_offset_sec, duration_sec, total, "audio")
         sound = SoundReader(ac, sample_rate)
         ticks = _ticks(vc, t0, first_tick[-1] + count, fps, size)
         held: collections.deque[np.ndarray] = collections.deque()   # pictures of ticks base, base + 1, ...
@@ -223,7 +223,7 @@ def read_clips(path: str | Path, starts: Sequence[float], duration_sec: float, f
             if i + 1 < len(starts):
                 sound.drop(starts[i + 1] + audio_offset_sec)
             audio_t = torch.from_numpy(audio)
-            silent = bool(audio_t.abs().max() < _SILENCE) if len(audio_t) else True
+            silent = bool(audio_t.abs().max() < SILENCE_PEAK) if len(audio_t) else True
             yield Clip(torch.from_numpy(frames), audio_t, float(fps), int(sample_rate), s, float(audio_offset_sec), path, silent)
         for _ in ticks:       # nothing is left but the check for a truncated stream at its end
             pass
