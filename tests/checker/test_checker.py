@@ -290,3 +290,24 @@ def test_progress_is_reported_as_windows_are_scored(tmp_path):
     r = checker.check(clip)
     assert len(seen) >= 3 and seen[-1] == (r.windows, r.windows)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len({t for _, t in seen}) == 1
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_model_leaves_a_core_to_the_decoding_threads_and_gives_it_back(clips, workers):
+    """While a pass decodes ahead on threads, torch runs on one thread fewer; with no thread reading ahead it
+    keeps them all; either way the count is restored afterwards."""
+    seen = []
+
+    class Counting(Constant):
+        def scores(self, video, audio):
+            seen.append(torch.get_num_threads())
+            return super().scores(video, audio)
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        SyncChecker(Counting(gaussian_logp(0.0).float()), workers=workers).check(clips["sync"])
+        assert seen and set(seen) == {1 if workers else 2}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
