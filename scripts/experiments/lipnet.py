@@ -105,6 +105,32 @@ def evaluate(model, items, offsets) -> float:
     return float(np.mean(hits))
 
 
+def fit(model: LipNet, next_batch, va, offsets: torch.Tensor, steps: int, out: Path, lr: float = 2e-3,
+        every: int = 100) -> list[dict]:
+    """Train ``model`` on ``next_batch()`` (series, seen, audio) with offset_infonce over ``offsets``, the other
+    crops' sound as negatives; every ``every`` steps measure the validation crops and keep the best step's weights
+    at ``out``. Returns the log."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    best, log, t0 = -1.0, [], time.time()
+    for step in range(1, steps + 1):
+        s, w, a = next_batch()
+        v, e = model.embed_mouth(s, w), model.embed_audio(a)
+        first = torch.full((len(s),), MARGIN)
+        scores = model.offset_scores(v, e, offsets, first)
+        loss, _ = offset_infonce(scores, offsets, 2.0, other_clip_scores(model, v, e, first), 0.5)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % every == 0 or step == steps:
+            acc = evaluate(model, va, offsets)
+            log.append({"step": step, "loss": float(loss.detach()), "val_acc_0.1s": acc, "sec": round(time.time() - t0, 1)})
+            print(log[-1], flush=True)
+            if acc > best:
+                best = acc
+                save_model(model, out)
+    return log
+
+
 def train(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -114,26 +140,8 @@ def train(args: argparse.Namespace) -> int:
                           video_dilations=(1, 2, 4, 8), audio_dilations=(1, 2, 4, 8),
                           description="speech expert: learnt lip scorer (mouth track vs sound)")
     model = LipNet(config)
-    offsets = torch.arange(-100, 101)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    best, log = -1.0, []
-    t0 = time.time()
-    for step in range(1, args.steps + 1):
-        s, w, a = batch(tr, rng.integers(0, len(tr), args.batch), rng, True)
-        v, e = model.embed_mouth(s, w), model.embed_audio(a)
-        first = torch.full((len(s),), MARGIN)
-        scores = model.offset_scores(v, e, offsets, first)
-        loss, _ = offset_infonce(scores, offsets, 2.0, other_clip_scores(model, v, e, first), 0.5)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 100 == 0 or step == args.steps:
-            acc = evaluate(model, va, offsets)
-            log.append({"step": step, "loss": float(loss), "val_acc_0.1s": acc, "sec": round(time.time() - t0, 1)})
-            print(log[-1], flush=True)
-            if acc > best:
-                best = acc
-                save_model(model, args.out)
+    log = fit(model, lambda: batch(tr, rng.integers(0, len(tr), args.batch), rng, True), va, torch.arange(-100, 101),
+              args.steps, args.out, args.lr, every=100)
     Path(str(args.out) + ".log.json").write_text(json.dumps({"command": " ".join(sys.argv), "log": log}, indent=1))
     return 0
 

@@ -18,7 +18,6 @@ import argparse
 import csv
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 import lipnet  # noqa: E402
-from lipnet import CROP, FPS, SR, batch, crops, evaluate  # noqa: E402
+from lipnet import CROP, FPS, SR, batch, crops  # noqa: E402
 
 from avsync.media.stream import read_sound  # noqa: E402
-from avsync.models import save_model  # noqa: E402
 from avsync.models.lagnet import LagNetConfig  # noqa: E402
 from avsync.models.lips import LipNet  # noqa: E402
-from avsync.train.losses import offset_infonce  # noqa: E402
-from avsync.train.offset_module import other_clip_scores  # noqa: E402
 
 
 def speech_bank(audio_dir: Path) -> np.ndarray:
@@ -122,27 +118,13 @@ def main() -> int:
                           description="speech expert: learnt lip scorer, real TRAIN + synthetic speakers (experiment)")
     model = LipNet(config)
     steps = int(round(args.reach * 100))
-    offsets = torch.arange(-steps, steps + 1)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
-    best, log, t0 = -1.0, [], time.time()
     n_syn = int(round(args.batch * args.synthetic))
-    for step in range(1, args.steps + 1):
+
+    def next_batch():
         items = [synthetic_item(bank, rng) for _ in range(n_syn)] + [tr[i] for i in rng.integers(0, len(tr), args.batch - n_syn)]
-        s, w, a = batch(items, range(len(items)), rng, True)
-        v, e = model.embed_mouth(s, w), model.embed_audio(a)
-        first = torch.full((len(s),), lipnet.MARGIN)
-        loss, _ = offset_infonce(model.offset_scores(v, e, offsets, first), offsets, 2.0,
-                                 other_clip_scores(model, v, e, first), 0.5)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 250 == 0 or step == args.steps:
-            acc = evaluate(model, va, offsets)
-            log.append({"step": step, "loss": float(loss), "val_acc_0.1s": acc, "sec": round(time.time() - t0, 1)})
-            print(log[-1], flush=True)
-            if acc >= best:
-                best = acc
-                save_model(model, args.out)
+        return batch(items, range(len(items)), rng, True)
+
+    log = lipnet.fit(model, next_batch, va, torch.arange(-steps, steps + 1), args.steps, args.out, every=250)
     Path(str(args.out) + ".log.json").write_text(json.dumps({"command": " ".join(sys.argv), "log": log}, indent=1))
     return 0
 
