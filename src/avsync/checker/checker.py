@@ -41,13 +41,13 @@ from avsync.checker.results import (
     WindowResult,
 )
 from avsync.checker.timeline import analyse_timeline
-from avsync.media.windows import read_ahead
 from avsync.clip import ClipSpec, read_windows
 from avsync.errors import (
     NoAudioStreamError,
     NoVideoStreamError,
     TooShortError,
 )
+from avsync.media.windows import read_ahead
 from avsync.offsets import OffsetGrid
 
 LOW_FPS = 10.0             # below this frame rate a check warns and states a coarser precision

@@ -122,7 +122,7 @@ class OffsetChecker:
         previous one is scored: a file shorter than two stretches is one, read and scored whole as
         :meth:`evidence_of` does; a longer one is scored stretch by stretch, each with its own
         normalisation (memory does not grow with the file's length)."""
-        from avsync.media.stream import Streams, read_stretches
+        from avsync.media.stream import read_stretches
         from avsync.media.windows import read_ahead
 
         c = self.model.config
@@ -132,13 +132,12 @@ class OffsetChecker:
         audio_margin = reach + int(math.ceil(c.audio_context / c.steps_per_frame)) + 2
         size = block * max(STRETCH_BLOCKS, int(math.ceil(2 * audio_margin / block)))
         stretches = read_stretches(path, c.fps, c.height, c.max_width, c.sample_rate, size, c.video_context + 1, audio_margin)
-        total = self._probed_seconds(path)
+        total = self._probed_seconds(path) if self.on_progress is not None else None   # only a progress bar needs it
         parts: list[tuple[np.ndarray, ...]] = []
         offsets = asked = None
         for piece in read_ahead(stretches, 1):
             if piece.last and not parts:       # one stretch: the whole file, exactly as read() reads it
-                i = piece.info
-                s = Streams(path, piece.frames, piece.audio, i.fps, i.sample_rate, i.start_sec, i.source_fps, i.source_size)
+                s = piece.streams()
                 self._check_length(path, s.duration_sec)
                 return self.evidence_of(s, max_offset_sec), s
             if offsets is None:              # longer than two stretches: the range is what was asked

@@ -28,9 +28,8 @@ from av.video.reformatter import VideoReformatter
 from avsync.errors import CorruptMediaError, TooShortError
 from avsync.media.probe import audio_stream, frame_rotation, open_media, stream_span, video_stream
 from avsync.media.reader import TIME_EPS, FrameClock, decoded_frames, mono_chunks
-from avsync.media.windows import SoundReader
+from avsync.media.windows import PENDING_FRAMES, SoundReader
 
-_PENDING = 8     # frames at source size waiting for their grey conversion, at most
 
 
 @dataclass
@@ -75,7 +74,7 @@ class _Picture:
     """The picture of a file in one pass: grey frames at ``fps`` (see the module docstring), one per tick,
     from :meth:`frames`; ``start`` (file time of the first), ``source_fps`` and ``source_size`` are known
     once the first frame is decoded. Each new frame is converted on a worker thread while the next ones
-    decode (swscale releases the GIL), at most ``_PENDING`` frames at source size waiting at any time.
+    decode (swscale releases the GIL), at most ``PENDING_FRAMES`` frames at source size waiting at any time.
     ``on_frame(k, file time of tick k, decoded frame on screen then, quarter turns)`` is called at every tick."""
 
     def __init__(self, path: str, fps: float, height: int, max_width: int, on_frame: FrameHook | None = None) -> None:
@@ -116,7 +115,7 @@ class _Picture:
                 waiting.append(last[1])
                 if self.on_frame is not None:
                     self.on_frame(k, t, held[1], turns)
-                while len(waiting) > _PENDING:
+                while len(waiting) > PENDING_FRAMES:
                     yield _upright(waiting.popleft().result(), turns)
             while waiting:
                 yield _upright(waiting.popleft().result(), turns)
@@ -142,13 +141,8 @@ def read_streams(path: str | Path, fps: float = 25.0, height: int = 64, max_widt
     same span. TooShortError when the picture lasts less than ``min_sec``. ``on_frame(k, t, frame,
     quarter turns)`` sees the decoded frame of every tick ``k`` (file time ``t``) on the way (the
     speech expert's face finder: faces at a resolution the grey frames do not have, in the same pass)."""
-    path = str(path)
-    picture = _Picture(path, fps, height, max_width, on_frame)
-    frames = np.stack(list(picture.frames()))
-    with open_media(path) as container:
-        audio = SoundReader(container, sample_rate).take(picture.start, int(round(len(frames) / fps * sample_rate)))
-    streams = Streams(path, frames, audio, float(fps), int(sample_rate), picture.start, picture.source_fps,
-                      picture.source_size)
+    (whole,) = read_stretches(path, fps, height, max_width, sample_rate, None, on_frame=on_frame)
+    streams = whole.streams()
     if streams.duration_sec < min_sec:
         raise TooShortError(path, f"{streams.duration_sec:.2f} s of picture is shorter than {min_sec:g} s")
     return streams
@@ -192,17 +186,25 @@ class Stretch:
         """Whether the picture ends in this stretch."""
         return self.info is not None
 
+    def streams(self) -> Streams:
+        """The file's :class:`Streams`, when this stretch is all of it (its first and last)."""
+        i = self.info
+        if i is None or self.first or self.own != (0, i.frame_count):
+            raise ValueError("only a stretch that holds the whole file has the file's Streams")
+        return Streams(i.path, self.frames, self.audio, i.fps, i.sample_rate, i.start_sec, i.source_fps, i.source_size)
+
 
 def read_stretches(path: str | Path, fps: float = 25.0, height: int = 64, max_width: int = 160,
-                  sample_rate: int = 16000, stretch_frames: int = 3750, margin_frames: int = 0,
-                  audio_margin_frames: int = 0) -> Iterator[Stretch]:
-    """The picture and sound of ``path`` as :func:`read_streams` reads them, in stretches that answer for
+                  sample_rate: int = 16000, stretch_frames: int | None = 3750, margin_frames: int = 0,
+                  audio_margin_frames: int = 0, on_frame: FrameHook | None = None) -> Iterator[Stretch]:
+    """The picture and sound of ``path`` (see the module docstring) in stretches that answer for
     ``stretch_frames`` frames each (the last one for one to two times that), with ``margin_frames`` of
     picture and ``audio_margin_frames`` of sound either side as context (never past the picture's span),
-    so that memory does not grow with the file's length. A file shorter than two stretches and a margin
-    comes as one stretch holding exactly what :func:`read_streams` gives."""
+    so that memory does not grow with the file's length. A file shorter than two stretches and a margin,
+    or any file when ``stretch_frames`` is None, comes as one stretch: the whole file (:meth:`Stretch.streams`).
+    ``on_frame``: as for :func:`read_streams`."""
     path = str(path)
-    picture = _Picture(path, fps, height, max_width)
+    picture = _Picture(path, fps, height, max_width, on_frame)
     held: collections.deque[np.ndarray] = collections.deque()     # frames base, base + 1, ...
     base, lo = 0, 0
     reach = max(margin_frames, audio_margin_frames)
@@ -217,7 +219,7 @@ def read_stretches(path: str | Path, fps: float = 25.0, height: int = 64, max_wi
 
         for k, grey in enumerate(picture.frames()):
             held.append(grey)
-            if k + 1 >= lo + 2 * stretch_frames + reach:            # enough is left after [lo, lo + S) for another
+            if stretch_frames and k + 1 >= lo + 2 * stretch_frames + reach:   # enough is left after [lo, lo + S) for another
                 yield stretch(lo, lo + stretch_frames, k + 1)
                 lo += stretch_frames
                 while base < lo - reach:

@@ -49,7 +49,7 @@ from avsync.media.reader import (
     short_side_size,
 )
 
-_PENDING = 8    # decoded frames at source size waiting for their conversion, at most
+PENDING_FRAMES = 8    # decoded frames at source size waiting for their conversion, at most
 T = TypeVar("T")
 
 
@@ -208,7 +208,7 @@ def read_clips(path: str | Path, starts: Sequence[float], duration_sec: float, f
         base = 0
         for i, (s, k) in enumerate(zip(starts, first_tick)):
             while base + len(held) < k + count:
-                while len(waiting) < _PENDING:       # decoding runs this many ticks ahead of their conversion
+                while len(waiting) < PENDING_FRAMES:       # decoding runs this many ticks ahead of their conversion
                     item = next(ticks, None)
                     if item is None:
                         break
