@@ -32,6 +32,7 @@ _END_SLACK = 0.02      # a window may end this far past the file's end (containe
 SILENCE_PEAK = 1e-4    # peak amplitude below which a clip's audio counts as silent
 _SEEK_BACKOFF = (0.0, 1.0, 5.0, 30.0, math.inf)  # how far before the window to seek, in turn
 _AUDIO_PREROLL = 0.25  # decode this much audio before the window (codec priming and overlap)
+SCALER_THREADS = 1     # swscale threads per picture: the pictures are small, the decoder has the cores
 
 
 @dataclass
@@ -137,6 +138,7 @@ def _select_frames(container: av.container.InputContainer, stream: av.video.stre
     at_start = _seek(container, stream, targets[0] - margin)
     timed = decoded_frames(container, stream)
     clock = FrameClock(timed)
+    scaler = FrameScaler()
     chosen: list[np.ndarray | None] = []
     last: tuple[float, np.ndarray] | None = None     # frames come in order: keep only the latest picture
     turns, first_missing = 0, False
@@ -150,7 +152,7 @@ def _select_frames(container: av.container.InputContainer, stream: av.video.stre
         if last is None or last[0] != held[0]:
             if last is None:
                 turns = frame_rotation(held[1]) // 90
-            last = (held[0], _rgb(held[1], size))
+            last = (held[0], scaler.rgb(held[1], size))
         chosen.append(last[1])
     timed.close()
     if first_missing and not at_start:
@@ -168,14 +170,25 @@ def short_side_size(width: int, height: int, size: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _rgb(frame: av.VideoFrame, size: int | None) -> np.ndarray:
-    """One decoded frame as uint8 RGB (H, W, 3), short side scaled to ``size``."""
-    import torch
+class FrameScaler:
+    """Decoded pictures as uint8 RGB (H, W, 3), the short side scaled to ``size`` in FFmpeg's swscale as
+    they come out of the decoder: a YUV picture is scaled in YUV 4:4:4 (bilinear, antialiased when it
+    shrinks) and only the small picture is converted to RGB, so nothing is converted at source size.
+    Keeps its swscale contexts between pictures: one scaler per thread."""
 
-    image = frame.to_ndarray(format="rgb24")
-    if size is None:
-        return image
-    return resize_crop(torch.from_numpy(image)[None], size)[0].numpy()
+    def __init__(self) -> None:
+        from av.video.reformatter import VideoReformatter
+
+        self._scale, self._convert = VideoReformatter(), VideoReformatter()
+
+    def rgb(self, frame: av.VideoFrame, size: int | None = None) -> np.ndarray:
+        """``frame`` as uint8 RGB (H, W, 3), short side ``size`` (None: as it is)."""
+        w, h = (frame.width, frame.height) if size is None else short_side_size(frame.width, frame.height, size)
+        if (w, h) != (frame.width, frame.height):
+            between = "rgb24" if frame.format.is_rgb else "yuv444p"
+            frame = self._scale.reformat(frame, format=between, width=w, height=h, interpolation="BILINEAR",
+                                         threads=SCALER_THREADS)
+        return self._convert.reformat(frame, format="rgb24", threads=SCALER_THREADS).to_ndarray()
 
 
 def _frames_array(chosen: list[np.ndarray | None], stream: av.video.stream.VideoStream,
@@ -206,13 +219,17 @@ def resize_crop(frames: torch.Tensor, size: int | None = None, crop: int | tuple
             x = F.interpolate(x, size=new, mode="bilinear", antialias=True, align_corners=False)
             frames = x.permute(0, 2, 3, 1).contiguous()
     if crop is not None:
-        ch, cw = (crop, crop) if isinstance(crop, int) else crop
-        h, w = frames.shape[1:3]
-        if ch > h or cw > w:
-            raise UsageError(f"crop {ch}x{cw} is larger than the {h}x{w} frames")
-        top, left = (h - ch) // 2, (w - cw) // 2
-        frames = frames[:, top:top + ch, left:left + cw].contiguous()
+        frames = frames[(slice(None), *centre_box(*frames.shape[1:3], crop))].contiguous()
     return frames
+
+
+def centre_box(height: int, width: int, crop: int | tuple[int, int]) -> tuple[slice, slice]:
+    """(rows, columns) of the centre ``crop`` (int for a square, or (h, w)) of a ``height`` x ``width`` picture."""
+    ch, cw = (crop, crop) if isinstance(crop, int) else crop
+    if ch > height or cw > width:
+        raise UsageError(f"crop {ch}x{cw} is larger than the {height}x{width} frames")
+    top, left = (height - ch) // 2, (width - cw) // 2
+    return slice(top, top + ch), slice(left, left + cw)
 
 
 def _read_video(container: av.container.InputContainer, start: float, count: int, fps: float,

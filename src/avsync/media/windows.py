@@ -25,7 +25,6 @@ from typing import Iterator, Sequence, TypeVar
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
 
 from avsync.errors import UsageError
 from avsync.media.probe import (
@@ -41,27 +40,17 @@ from avsync.media.reader import (
     TIME_EPS,
     Clip,
     FrameClock,
+    FrameScaler,
+    centre_box,
     check_truncated,
     check_window,
     decoded_frames,
     mono_chunks,
-    resize_crop,
     short_side_size,
 )
 
 PENDING_FRAMES = 8    # decoded frames at source size waiting for their conversion, at most
 T = TypeVar("T")
-
-
-def _scaled(reformatter: VideoReformatter, frame: av.VideoFrame, size: int | None) -> np.ndarray:
-    """One frame as uint8 RGB (H, W, 3), short side scaled to ``size`` as ``read_clip`` scales it. The
-    converting thread has its own ``reformatter``."""
-    import torch
-
-    image = reformatter.reformat(frame, format="rgb24").to_ndarray()
-    if size is None:
-        return image
-    return resize_crop(torch.from_numpy(image)[None], size)[0].numpy()
 
 
 def _black(stream: av.video.stream.VideoStream, size: int | None) -> np.ndarray:
@@ -81,7 +70,7 @@ def _ticks(container: av.container.InputContainer, t0: float, count: int, fps: f
     span = stream_span(container, stream)
     black = _black(stream, size)
     clock = FrameClock(decoded_frames(container, stream))
-    reformatter = VideoReformatter()
+    scaler = FrameScaler()
     last: tuple[float, Future] | None = None
     turns = 0
     with ThreadPoolExecutor(1) as converter:
@@ -94,7 +83,7 @@ def _ticks(container: av.container.InputContainer, t0: float, count: int, fps: f
             if last is None or last[0] != held[0]:
                 if last is None:
                     turns = frame_rotation(held[1]) // 90
-                last = (held[0], converter.submit(_scaled, reformatter, held[1], size))
+                last = (held[0], converter.submit(scaler.rgb, held[1], size))
             yield last[1], turns
         if clock.exhausted and count:
             period = 1.0 / float(stream.average_rate) if stream.average_rate else 0.0
@@ -104,12 +93,10 @@ def _ticks(container: av.container.InputContainer, t0: float, count: int, fps: f
 
 def _picture(item: np.ndarray | Future, turns: int, crop: int | tuple[int, int] | None) -> np.ndarray:
     """A tick's picture turned upright and centre-cropped (as ``read_clip`` does to its frames)."""
-    import torch
-
     image = item.result() if isinstance(item, Future) else item
     if turns:
         image = np.rot90(image, k=turns)
-    return resize_crop(torch.from_numpy(np.ascontiguousarray(image))[None], None, crop)[0].numpy()
+    return image if crop is None else image[centre_box(*image.shape[:2], crop)]    # a view: windows stack copies
 
 
 class SoundReader:
