@@ -114,6 +114,19 @@ def test_learnability_knobs_change_the_maps_not_the_outputs(make_inputs):
     assert out.logits.shape == corr.shape == (2, knobs.grid.num_classes)
 
 
+def test_visual_input_is_normalised_frames_then_their_differences(make_inputs):
+    """What the visual encoder gets with visual_diff: the ImageNet-normalised frames (B, 3, T, H, W), then
+    frame t minus frame t - 1 of them (zero for the first frame)."""
+    model = create("sparsesync-tiny", frame_size=32, visual_diff=True).eval()
+    model.visual = torch.nn.Identity()
+    video, audio = make_inputs(2.0, 32, batch=2)
+    with torch.no_grad():
+        got, _ = model.encode(video, audio)
+    norm = (video.transpose(1, 2) - model.mean) / model.std
+    diff = torch.cat([torch.zeros_like(norm[:, :, :1]), norm[:, :, 1:] - norm[:, :, :-1]], 2)
+    assert torch.equal(got, torch.cat([norm, diff], 1))
+
+
 def identity_head(grid, bin_sec: float = 0.0):
     """A 4-channel correlation head whose projections pass positive inputs through unchanged."""
     from avsync.models.layers import CorrelationHead

@@ -222,8 +222,11 @@ class SyncModel(nn.Module):
     def encode(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Feature maps: visual ``(B, t, h, w, Cv)`` and audio ``(B, f, t, Ca)``."""
         self.check_inputs(video, audio)
-        v = (video.transpose(1, 2) - self.mean) / self.std  # (B, 3, T, H, W)
+        b, t, _, h, w = video.shape
+        v = video.new_empty(b, 6 if self.config.visual_diff else 3, t, h, w)   # (B, C, T, H, W), filled in place
+        torch.sub(video.transpose(1, 2), self.mean, out=v[:, :3]).div_(self.std)
         if self.config.visual_diff:  # motion channels: frame t minus frame t - 1 (zero for the first frame)
-            v = torch.cat([v, torch.diff(v, dim=2, prepend=v[:, :, :1])], 1)
+            v[:, 3:, :1] = 0.0
+            torch.sub(v[:, :3, 1:], v[:, :3, :-1], out=v[:, 3:, 1:])
         spec = log_spectrogram(audio, self.config.n_fft, self.config.hop)
         return self.visual(v), self.audio(spec)
