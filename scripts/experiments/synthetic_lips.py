@@ -61,17 +61,27 @@ def synthetic_track(env: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarr
     z = (env - env[active].mean()) / (env[active].std() + 1e-6) if active.any() else np.zeros(t)
     target = active / (1 + np.exp(-np.clip(rng.uniform(0.8, 2.0) * z + rng.uniform(-0.5, 1.0), -30, 30)))
     rest, wide = rng.uniform(0.0, 0.05), rng.uniform(0.2, 0.6)
-    target = rest + wide * target
+    return articulate(rest + wide * target, rng)
+
+
+def articulate(target: np.ndarray, rng: np.random.Generator, rounding: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(series (T, 3), seen (T,)) of a mouth whose inner-lip opening aims at ``target`` (25 fps, eye units):
+    a first-order articulation lag, the lips ahead of the voice, the outer opening and the width that go with
+    it (``rounding`` >= 0 narrows the width further: rounded vowels), the mesh's jitter and slow drift, measured
+    every second frame and interpolated between."""
+    t = len(target)
     alpha = 1 - np.exp(-40.0 / rng.uniform(15, 60))                 # articulation: a low-pass of 15-60 ms
-    inner = np.empty(t)
-    acc = target[0]
+    lips = np.empty((t, 2))
+    acc = np.array([target[0], 0.0 if rounding is None else rounding[0]])
+    goal = np.stack([target, np.zeros(t) if rounding is None else rounding], 1)
     for i in range(t):
-        acc += alpha * (target[i] - acc)
-        inner[i] = acc
+        acc += alpha * (goal[i] - acc)
+        lips[i] = acc
     lead = rng.uniform(0.03, 0.10) * FPS                            # the lips move before the voice
-    inner = np.interp(np.arange(t) + lead, np.arange(t), inner)
+    inner, narrow = (np.interp(np.arange(t) + lead, np.arange(t), lips[:, j]) for j in range(2))
     outer = inner + rng.uniform(0.15, 0.35) + rng.uniform(0.1, 0.4) * inner
-    width = rng.uniform(0.85, 1.2) - rng.uniform(0.0, 0.3) * inner
+    width = rng.uniform(0.85, 1.2) - rng.uniform(0.0, 0.3) * inner - narrow
     series = np.stack([inner, outer, width], 1)
     drift = np.cumsum(rng.normal(0, 0.003, (t, 3)), 0)
     series = series * (1 + drift) + rng.normal(0, rng.uniform(0.005, 0.04), (t, 3))

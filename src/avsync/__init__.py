@@ -106,7 +106,7 @@ def load_model(name_or_path: str | os.PathLike | None = None, device: str = "cpu
                        workers=workers)
 
 
-DEFAULT_LIPS = "lipnet-v1"   # the speech expert's shipped lip scorer; "hand" is the hand-made one
+DEFAULT_LIPS = "lipnet-v2"   # the speech expert's shipped lip scorer (lipnet-v1 stays for comparison); "hand" is the hand-made one
 
 
 def lip_scorer(name_or_path: str | os.PathLike | None = None, device: str = "cpu") -> Any:

@@ -37,7 +37,7 @@ def model_args(p: argparse.ArgumentParser, windows: bool = True) -> None:
                    help="the engine only: the speech expert (faces, lips and speech activity; needs the speech "
                         "extra): on, off (default, see docs/speech.md), or auto (on when the extra is installed)")
     g.add_argument("--lips", default=None, metavar="NAME|PATH",
-                   help="the speech expert's lip scorer: a shipped name (default lipnet-v1), hand (nothing "
+                   help="the speech expert's lip scorer: a shipped name (default lipnet-v2; lipnet-v1), hand (nothing "
                         "learnt) or a .safetensors path")
     g.add_argument("--min-confidence", type=float, default=None, metavar="C",
                    help="report 'not synchronisable' under this calibrated confidence (default: the model's, 0.2)")
