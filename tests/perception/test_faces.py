@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import types
 
+import av
 import numpy as np
 import pytest
 
@@ -78,13 +79,12 @@ class ScriptedFaces:
         return ns
 
 
-class Frame:
-    """What the finder needs of an av.VideoFrame."""
-
-    width, height = 640, 360
-
-    def reformat(self, width, height, format):
-        return types.SimpleNamespace(to_ndarray=lambda: np.zeros((height, width, 3), np.uint8))
+def Frame(width: int = 640, height: int = 360) -> av.VideoFrame:
+    """A black decoded picture (the scripted detector and mesh do not look at its pixels)."""
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane in frame.planes:
+        plane.update(bytes(plane.buffer_size))
+    return frame
 
 
 def run_finder(monkeypatch, script, n_frames, **kw):
@@ -141,9 +141,6 @@ def test_the_detector_gets_a_small_copy_and_the_mesh_the_full_frame(monkeypatch)
     """The detector is handed the frame with its long side at DETECT_SIDE (its boxes are relative to the picture,
     so they place the mesh on the full frame all the same); the mesh sees every pixel."""
 
-    class Big(Frame):
-        width, height = 1280, 720
-
     scripted = ScriptedFaces(lambda k: [(300.0, 360.0, 5.0)])       # full-frame pixels
     ns = scripted.namespace()
     mesh = ns.FaceLandmark()
@@ -162,6 +159,6 @@ def test_the_detector_gets_a_small_copy_and_the_mesh_the_full_frame(monkeypatch)
     finder = FaceFinder()
     for k in range(20):
         scripted.k = k
-        finder(k, k / 25.0, Big())
+        finder(k, k / 25.0, Frame(1280, 720))
     assert seen["detector"] == {(360, faces_mod.DETECT_SIDE)} and seen["mesh"] == {(720, 1280)}
     assert len(finder.faces.tracks) == 1 and len(finder.faces.tracks[0].frames) == 10
