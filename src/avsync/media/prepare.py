@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from avsync.errors import AvsyncError, CorruptMediaError, UsageError
 from avsync.media.probe import (
@@ -75,14 +76,15 @@ def _encode_audio(container: av.container.InputContainer, out: av.container.Outp
     return packets
 
 
-def _resized_upright(frame: av.VideoFrame, size: int) -> np.ndarray:
+def _resized_upright(reformatter: VideoReformatter, frame: av.VideoFrame, size: int) -> np.ndarray:
     """RGB (H, W, 3) turned upright, short side ``size`` (FFmpeg's area-averaging scaler: no torch
-    in the worker processes, and no aliasing when shrinking)."""
+    in the worker processes, and no aliasing when shrinking; ``reformatter`` keeps its swscale context
+    between frames)."""
     turns = frame_rotation(frame) // 90
     h, w = _even_size(frame.height, frame.width, size)
     if turns % 2:
         h, w = _even_size(frame.width, frame.height, size)[::-1]
-    image = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+    image = reformatter.reformat(frame, width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
     return np.ascontiguousarray(np.rot90(image, k=turns))
 
 
@@ -108,10 +110,10 @@ def _encode_video(container: av.container.InputContainer, out: av.container.Outp
     start, end = stream_span(container, stream)
     rewind(container)
     clock = FrameClock(decoded_frames(container, stream))
-    vstream, last, image = None, None, None
+    vstream, last, image, reformatter = None, None, None, VideoReformatter()
     for k, source in _constant_rate(clock, start, end, cfg.fps):
         if source is not last:
-            last, image = source, _resized_upright(source, cfg.size)
+            last, image = source, _resized_upright(reformatter, source, cfg.size)
         if vstream is None:
             vstream = add_video_stream(out, image.shape[1], image.shape[0], cfg.fps, "h264", "yuv420p", cfg.crf)
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
