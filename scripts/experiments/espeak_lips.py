@@ -14,23 +14,17 @@ judged as lipnet-v1 was (held-out TRAIN speakers, then ``speech_alone.py --lips 
 
 from __future__ import annotations
 
-import argparse
 import ctypes as C
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy.signal import resample_poly
 
 sys.path.insert(0, str(Path(__file__).parent))
 import lipnet  # noqa: E402
-from lipnet import CROP, FPS, SR, batch, crops  # noqa: E402
-from synthetic_lips import articulate  # noqa: E402
-
-from avsync.models.lagnet import LagNetConfig  # noqa: E402
-from avsync.models.lips import LipNet  # noqa: E402
+from lipnet import CROP, FPS, SR  # noqa: E402
+from synthetic_lips import articulate, set_reach, train_mixed, training_parser  # noqa: E402
 
 VOICES = ("en", "en-us", "en-gb-scotland", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "cs", "hu", "tr", "id")
 VARIANTS = ("", "+m1", "+m2", "+m3", "+m4", "+m5", "+f1", "+f2", "+f3", "+f4")
@@ -83,27 +77,19 @@ class Speaker:
                 [(s / self.rate, p) for s, p in self._events])
 
 
+# espeak phoneme mnemonics by their first letter -> (inner-lip opening in eye units at full articulation, extra
+# narrowing of the mouth); anything else is a consonant made with teeth and tongue
+VISEMES = (("pbm", 0.0, 0.0), ("fv", 0.05, 0.0), ("aA&", 0.45, 0.0), ("0Oo", 0.3, 0.15), ("uUw", 0.15, 0.2),
+           ("eE@3V", 0.3, 0.0), ("iIj", 0.15, -0.05))
+CONSONANT, PAUSE = (0.12, 0.0), (0.02, 0.0)
+
+
 def viseme(phoneme: str) -> tuple[float, float]:
-    """(inner-lip opening in eye units at full articulation, extra narrowing of the mouth) for an espeak phoneme."""
+    """The mouth's target (:data:`VISEMES`) for an espeak phoneme; a pause: lips together at rest."""
     p = phoneme.strip("'%=,:;_!")
     if not p:
-        return 0.02, 0.0                                              # pause: lips together at rest
-    c = p[0]
-    if c in "pbm":
-        return 0.0, 0.0
-    if c in "fv":
-        return 0.05, 0.0
-    if c in "aA&":
-        return 0.45, 0.0
-    if c in "0Oo":
-        return 0.3, 0.15
-    if c in "uUw":
-        return 0.15, 0.2
-    if c in "eE@3V":
-        return 0.3, 0.0
-    if c in "iIj":
-        return 0.15, -0.05
-    return 0.12, 0.0                                                  # other consonants: teeth and tongue
+        return PAUSE
+    return next(((o, n) for letters, o, n in VISEMES if p[0] in letters), CONSONANT)
 
 
 def pseudo_text(rng: np.random.Generator) -> str:
@@ -160,37 +146,14 @@ def espeak_item(utterances, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
 
 def main() -> int:
     """Make the pool, train (see the module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mouths", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--synthetic", type=float, default=0.5, help="share of each batch that is synthetic")
+    ap = training_parser(__doc__.splitlines()[0])
     ap.add_argument("--utterances", type=int, default=400)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--reach", type=float, default=1.0, help="offsets trained on, +- seconds (lipnet-v1: 1)")
     args = ap.parse_args()
-    lipnet.MARGIN = int(round(args.reach * FPS))                    # the sound around each crop covers the reach
-    lipnet.AUDIO = int((CROP + 2 * lipnet.MARGIN) / FPS * SR)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+    set_reach(args.reach)
     utterances = pool(args.utterances, args.seed + 1, 10.0 + 2 * args.reach)
-    tr, va = crops(args.mouths, False), crops(args.mouths, True)
-    print(f"{len(utterances)} utterances, {sum(len(u[0]) for u in utterances) / SR / 60:.0f} min; {len(tr)} real train "
-          f"crops, {len(va)} validation crops", flush=True)
-    config = LagNetConfig(name=args.out.name, arch="lipnet", n_mels=40, hidden=32, dim=16,
-                          video_dilations=(1, 2, 4, 8), audio_dilations=(1, 2, 4, 8),
-                          description="speech expert: learnt lip scorer, real TRAIN + espeak-ng speakers (experiment)")
-    model = LipNet(config)
-    n_syn = int(round(args.batch * args.synthetic))
-
-    def next_batch():
-        items = [espeak_item(utterances, rng) for _ in range(n_syn)] + [tr[i] for i in rng.integers(0, len(tr), args.batch - n_syn)]
-        return batch(items, range(len(items)), rng, True)
-
-    steps = int(round(args.reach * 100))
-    log = lipnet.fit(model, next_batch, va, torch.arange(-steps, steps + 1), args.steps, args.out, every=250)
-    Path(str(args.out) + ".log.json").write_text(json.dumps({"command": " ".join(sys.argv), "log": log}, indent=1))
+    print(f"{len(utterances)} utterances, {sum(len(u[0]) for u in utterances) / SR / 60:.0f} min", flush=True)
+    train_mixed(args, lambda rng: espeak_item(utterances, rng),
+                "speech expert: learnt lip scorer, real TRAIN + espeak-ng speakers (experiment)")
     return 0
 
 

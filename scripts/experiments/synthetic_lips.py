@@ -104,38 +104,56 @@ def synthetic_item(bank: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarr
             return s, seen[m:m + CROP], audio
 
 
-def main() -> int:
-    """Train (see the module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def training_parser(description: str) -> argparse.ArgumentParser:
+    """The options every mixed (synthetic + real) lip scorer recipe takes."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--mouths", type=Path, required=True)
-    ap.add_argument("--audio", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--synthetic", type=float, default=0.5, help="share of each batch that is synthetic")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reach", type=float, default=1.0, help="offsets trained on, +- seconds (lipnet-v1: 1)")
-    args = ap.parse_args()
-    lipnet.MARGIN = int(round(args.reach * FPS))                    # the sound around each crop covers the reach
+    return ap
+
+
+def set_reach(reach: float) -> None:
+    """Crops carry sound for offsets of +-``reach`` s around them (before any crop is made)."""
+    lipnet.MARGIN = int(round(reach * FPS))
     lipnet.AUDIO = int((CROP + 2 * lipnet.MARGIN) / FPS * SR)
+
+
+def train_mixed(args: argparse.Namespace, synthetic, description: str) -> None:
+    """lipnet.py's recipe with ``args.synthetic`` of each batch from ``synthetic(rng)`` and the rest real TRAIN
+    crops; the best validation step's weights at ``args.out``, the log beside them."""
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    bank = speech_bank(args.audio)
     tr, va = crops(args.mouths, False), crops(args.mouths, True)
-    print(f"speech bank {len(bank) / SR:.0f} s; {len(tr)} real train crops, {len(va)} validation crops", flush=True)
+    print(f"{len(tr)} real train crops, {len(va)} validation crops", flush=True)
     config = LagNetConfig(name=args.out.name, arch="lipnet", n_mels=40, hidden=32, dim=16,
-                          video_dilations=(1, 2, 4, 8), audio_dilations=(1, 2, 4, 8),
-                          description="speech expert: learnt lip scorer, real TRAIN + synthetic speakers (experiment)")
+                          video_dilations=(1, 2, 4, 8), audio_dilations=(1, 2, 4, 8), description=description)
     model = LipNet(config)
     steps = int(round(args.reach * 100))
     n_syn = int(round(args.batch * args.synthetic))
 
     def next_batch():
-        items = [synthetic_item(bank, rng) for _ in range(n_syn)] + [tr[i] for i in rng.integers(0, len(tr), args.batch - n_syn)]
+        items = [synthetic(rng) for _ in range(n_syn)] + [tr[i] for i in rng.integers(0, len(tr), args.batch - n_syn)]
         return batch(items, range(len(items)), rng, True)
 
     log = lipnet.fit(model, next_batch, va, torch.arange(-steps, steps + 1), args.steps, args.out, every=250)
     Path(str(args.out) + ".log.json").write_text(json.dumps({"command": " ".join(sys.argv), "log": log}, indent=1))
+
+
+def main() -> int:
+    """Train (see the module docstring)."""
+    ap = training_parser(__doc__.splitlines()[0])
+    ap.add_argument("--audio", type=Path, required=True)
+    args = ap.parse_args()
+    set_reach(args.reach)
+    bank = speech_bank(args.audio)
+    print(f"speech bank {len(bank) / SR:.0f} s", flush=True)
+    train_mixed(args, lambda rng: synthetic_item(bank, rng),
+                "speech expert: learnt lip scorer, real TRAIN + synthetic speakers (experiment)")
     return 0
 
 
