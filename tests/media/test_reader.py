@@ -178,8 +178,16 @@ def test_frames_scaled_in_ffmpeg_as_decoded_match_antialiased_scaling(tmp_path):
     antialiased scaling from picking pixels (which aliases them into bars)."""
     import torch.nn.functional as F
 
-    from avsync.media.reader import resize_crop
+    from avsync.media.reader import centre_box, short_side_size
     from avsync.media.writer import write_video
+
+    def resize_crop(frames, size, crop):
+        """torch's antialiased bilinear scaling of uint8 (T, H, W, 3) frames, short side ``size``, then the centre crop."""
+        new = frames.shape[1:3] if size is None else short_side_size(frames.shape[2], frames.shape[1], size)[::-1]
+        if tuple(new) != tuple(frames.shape[1:3]):
+            frames = F.interpolate(frames.permute(0, 3, 1, 2), size=new, mode="bilinear", antialias=True,
+                                   align_corners=False).permute(0, 2, 3, 1)
+        return frames[(slice(None), *centre_box(*frames.shape[1:3], crop))]
 
     for rotation in (0, 90):
         path = make_video(tmp_path / f"r{rotation}.mp4", seconds=2.0, size=(120, 160), rotation=rotation,

@@ -203,26 +203,6 @@ def _frames_array(chosen: list[np.ndarray | None], stream: av.video.stream.Video
     return np.stack([black if x is None else x for x in chosen])
 
 
-def resize_crop(frames: torch.Tensor, size: int | None = None, crop: int | tuple[int, int] | None = None) -> torch.Tensor:
-    """Resize uint8 (T, H, W, 3) frames so the short side is ``size`` (bilinear, antialiased), then
-    take the centre ``crop`` (int for a square, or (h, w))."""
-    import torch
-    import torch.nn.functional as F
-
-    if frames.dtype != torch.uint8:
-        raise UsageError(f"resize_crop needs uint8 frames, got {frames.dtype}")
-    if size is not None:
-        h, w = frames.shape[1:3]
-        new = short_side_size(w, h, size)[::-1]
-        if new != (h, w):  # uint8, channels-last: torch's fast antialiased path
-            x = frames.permute(0, 3, 1, 2)
-            x = F.interpolate(x, size=new, mode="bilinear", antialias=True, align_corners=False)
-            frames = x.permute(0, 2, 3, 1).contiguous()
-    if crop is not None:
-        frames = frames[(slice(None), *centre_box(*frames.shape[1:3], crop))].contiguous()
-    return frames
-
-
 def centre_box(height: int, width: int, crop: int | tuple[int, int]) -> tuple[slice, slice]:
     """(rows, columns) of the centre ``crop`` (int for a square, or (h, w)) of a ``height`` x ``width`` picture."""
     ch, cw = (crop, crop) if isinstance(crop, int) else crop
@@ -329,9 +309,11 @@ def read_clip(path: str | Path, start_sec: float, duration_sec: float, fps: floa
         total = file_duration(container)
         check_window(path, start_sec, duration_sec, total, "video")
         check_window(path, astart, duration_sec, total, "audio")
-        frames = torch.from_numpy(np.ascontiguousarray(_read_video(container, start_sec, count, fps, size)))
+        video = _read_video(container, start_sec, count, fps, size)     # scaled frame by frame as decoded
         audio = torch.from_numpy(_read_audio(container, astart, samples, sample_rate))
-    frames = resize_crop(frames, None, crop)          # scaled frame by frame as decoded
+    if crop is not None:
+        video = video[(slice(None), *centre_box(*video.shape[1:3], crop))]
+    frames = torch.from_numpy(np.ascontiguousarray(video))
     silent = bool(audio.abs().max() < SILENCE_PEAK) if len(audio) else True
     return Clip(frames, audio, float(fps), int(sample_rate), float(start_sec), float(audio_offset_sec), path, silent)
 

