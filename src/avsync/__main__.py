@@ -1,7 +1,5 @@
 """``python -m avsync`` runs the command line."""
 
-import sys
+from avsync.cli import run
 
-from avsync.cli import main
-
-sys.exit(main())
+run()

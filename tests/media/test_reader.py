@@ -205,3 +205,37 @@ def test_frames_scaled_in_ffmpeg_as_decoded_match_antialiased_scaling(tmp_path):
     assert (small - resize_crop(full, 36, 32).int()).abs().float().mean() < 1.5
     picked = F.interpolate(full.permute(0, 3, 1, 2).float(), size=(36, 48), mode="nearest").permute(0, 2, 3, 1)
     assert (small - resize_crop(picked.to(torch.uint8), None, 32).int()).abs().float().mean() > 20
+
+
+def test_model_decoding_skips_deblocking_only_where_nothing_is_predicted_from(tmp_path):
+    """decode_for_model skips the loop filter of non-reference frames only: every I and P frame (others
+    are predicted from them) is decoded bit for bit as in full, so nothing drifts; the rest move slightly."""
+    import av
+
+    from avsync.media.reader import decode_for_model
+
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (96, 160, 3), dtype=np.uint8)
+    path = tmp_path / "b_frames.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"crf": "38", "bframes": "3", "b-pyramid": "none"})
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        for k in range(40):
+            frame = av.VideoFrame.from_ndarray(np.roll(texture, 2 * k, axis=1), "rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+
+    def decoded(fast: bool) -> list[tuple[str, np.ndarray]]:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            if fast:
+                decode_for_model(stream)
+            return [(av.video.frame.PictureType(f.pict_type).name, f.to_ndarray(format="rgb24").astype(int)) for f in container.decode(stream)]
+
+    full, fast = decoded(False), decoded(True)
+    assert [t for t, _ in full] == [t for t, _ in fast] and {"I", "P", "B"} <= {t for t, _ in full}
+    for (kind, a), (_, b) in zip(full, fast):
+        if kind in ("I", "P"):
+            assert np.array_equal(a, b), kind
+    diffs = [np.abs(a - b).mean() for (_, a), (_, b) in zip(full, fast)]
+    assert 0 < max(diffs) and np.mean(diffs) < 2.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from typing import Sequence
 
@@ -93,5 +94,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The ``avsync`` console script (and ``python -m avsync``): :func:`main`, then the process ends at once,
+    without the interpreter's teardown, which only unloads modules (with torch loaded it takes 0.27 s,
+    4 % of checking a 4-minute file). Every command closes what it opened before it returns; the training
+    commands, whose worker processes and loggers finish in exit handlers, end the usual way."""
+    code = main()
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if command in TRAIN_COMMANDS:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a closed pipe (``| head``) or stream: nothing more can reach it
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

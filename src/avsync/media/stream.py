@@ -27,7 +27,7 @@ from av.video.reformatter import VideoReformatter
 
 from avsync.errors import CorruptMediaError, TooShortError
 from avsync.media.probe import audio_stream, frame_rotation, open_media, stream_span, video_stream
-from avsync.media.reader import TIME_EPS, FrameClock, decoded_frames, mono_chunks
+from avsync.media.reader import TIME_EPS, FrameClock, decode_for_model, decoded_frames, mono_chunks
 from avsync.media.windows import PENDING_FRAMES, SoundReader
 
 
@@ -88,7 +88,7 @@ class _Picture:
         fps = self.fps
         with open_media(self.path) as container, ThreadPoolExecutor(1) as converter:
             stream = video_stream(container)
-            stream.thread_type = "AUTO"
+            decode_for_model(stream)
             w, h = stream.codec_context.width, stream.codec_context.height
             declared_end = stream_span(container, stream)[1]
             self.source_fps = source_fps = float(stream.average_rate or stream.guessed_rate or fps)

@@ -44,6 +44,7 @@ from avsync.media.reader import (
     centre_box,
     check_truncated,
     check_window,
+    decode_for_model,
     decoded_frames,
     mono_chunks,
     short_side_size,
@@ -66,7 +67,7 @@ def _ticks(container: av.container.InputContainer, t0: float, count: int, fps: f
     """(picture on screen at tick ``t0 + k / fps``, quarter turns) for ``k < count``, decoding the video
     stream of a freshly opened container once from its first packet; a picture is an array or the pending Future of its conversion."""
     stream = video_stream(container)
-    stream.thread_type = "AUTO"
+    decode_for_model(stream)
     span = stream_span(container, stream)
     black = _black(stream, size)
     clock = FrameClock(decoded_frames(container, stream))
