@@ -93,7 +93,7 @@ def main() -> None:
     ap.add_argument("--size", default="640x360", help="WIDTHxHEIGHT of the long video (the 10 s one is 640x360)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--long-repeats", type=int, default=1,
-                    help="CLI and ffmpeg runs on the long file, alternately (the ratio: their pairs' median)")
+                    help="runs of each timing on the long file; the CLI and ffmpeg alternate, the ratio is their pairs' median")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
     args = ap.parse_args()
 
