@@ -21,6 +21,7 @@ from avsync.errors import (
     WindowError,
 )
 from avsync.media import Clip, probe, read_clip
+from avsync.media.reader import AUDIO_CHUNK, mono_chunks
 
 
 def held_indices(times: np.ndarray, start: float, count: int, fps: float) -> list[int]:
@@ -99,6 +100,24 @@ def test_audio_resampled_to_mono(tmp_path, rate, channels):
     assert clip.audio.shape == (16000,)
     assert click_time(clip.audio, 16000, 0.5) == pytest.approx(1.2, abs=1e-3)
     assert 0.5 < clip.audio.abs().max() < 2.5  # the mean of the channels (a sum would reach 6 x 0.8)
+
+
+@pytest.mark.parametrize("suffix, rate, channels", [(".mp4", 48000, 2), (".mkv", 44100, 6)])
+def test_mono_chunks_are_the_frame_by_frame_samples_regrouped(tmp_path, suffix, rate, channels):
+    import itertools
+
+    import av
+
+    path = make_video(tmp_path / f"a{suffix}", seconds=3.0, sample_rate=rate, channels=channels, click_at=[1.2])
+    with av.open(str(path)) as c:    # the reference: one resampled chunk per decoded frame
+        resampler = av.AudioResampler(format="flt", rate=16000)
+        frames = [o.to_ndarray().reshape(-1, channels).mean(1, dtype=np.float32)
+                  for f in itertools.chain(c.decode(audio=0), [None]) for o in resampler.resample(f)]
+    with av.open(str(path)) as c:
+        chunks = list(mono_chunks(c, c.streams.audio[0], 16000))
+    assert [len(s) for _, s in chunks[:-1]] == [AUDIO_CHUNK] * (len(chunks) - 1) and len(chunks) > 2
+    assert np.array_equal(np.concatenate([s for _, s in chunks]), np.concatenate(frames))
+    assert all(b[0] == pytest.approx(a[0] + AUDIO_CHUNK / 16000) for a, b in zip(chunks, chunks[1:]))
 
 
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])

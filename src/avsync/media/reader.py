@@ -34,6 +34,7 @@ _SEEK_BACKOFF = (0.0, 1.0, 5.0, 30.0, math.inf)  # how far before the window to 
 _AUDIO_PREROLL = 0.25  # decode this much audio before the window (codec priming and overlap)
 SCALER_THREADS = 1     # swscale threads per picture: the pictures are small, the decoder has the cores
 SKIP_LOOP_FILTER = "noref"  # no deblocking of frames no other frame is predicted from (model inputs only)
+AUDIO_CHUNK = 4096     # samples per resampled chunk: the same samples as frame by frame, a fraction of the calls
 
 
 @dataclass
@@ -241,11 +242,14 @@ def _read_video(container: av.container.InputContainer, start: float, count: int
 def mono_chunks(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
                 sample_rate: int) -> Iterator[tuple[float, np.ndarray]]:
     """Decode from the current position on: (file time of the first sample, mono float32 samples
-    at ``sample_rate``) per chunk; consecutive chunks are contiguous. Mono is the channels' mean."""
+    at ``sample_rate``) per chunk of ``AUDIO_CHUNK`` samples (the last one shorter); consecutive chunks are
+    contiguous. Mono is the channels' mean. The resampler regroups its output into those chunks (the same
+    samples bit for bit as one chunk per decoded frame, whose ~1000-sample frames cost a Python round trip
+    each: 1.8 s for a 4 min AAC track against 0.3 s to decode it)."""
     origin = origin_sec(container)
     # Packed samples: one plane whatever the channel count (PyAV lists 9 planes for a planar
     # 8-channel frame, and reading them crashed the process on 7.1 files).
-    resampler = av.AudioResampler(format="flt", rate=sample_rate)
+    resampler = av.AudioResampler(format="flt", rate=sample_rate, frame_size=AUDIO_CHUNK)
     t = None
     try:
         for frame in itertools.chain(container.decode(stream), [None]):  # None flushes the resampler
