@@ -27,11 +27,8 @@ def log_spectrogram(audio: torch.Tensor, n_fft: int = 512, hop: int = 128, eps: 
     if audio.ndim != 2:
         raise ValueError(f"audio must be (B, S), got {tuple(audio.shape)}")
     window = torch.hann_window(n_fft, device=audio.device, dtype=audio.dtype)
-    # stft returns a (B, bins, frames) view of (B, frames, bins) memory: work in that memory (reducing over
-    # time runs along rows) and lay the result out once at the end, which the first convolution needs
-    # anyway; the same numbers bit for bit as working on the view, 12-15 % less time for the audio branch
-    spec = torch.stft(audio, n_fft, hop_length=hop, window=window, center=True, return_complex=True).transpose(1, 2)
+    spec = torch.stft(audio, n_fft, hop_length=hop, window=window, center=True, return_complex=True)
     logp = spec.real.square().add_(spec.imag.square()).add_(eps).log_()
-    mean = logp.mean(dim=1, keepdim=True)
-    std = logp.std(dim=1, keepdim=True, unbiased=False)
-    return logp.sub_(mean).div_(std + 1e-5).transpose(1, 2).contiguous().unsqueeze(1)
+    mean = logp.mean(dim=-1, keepdim=True)
+    std = logp.std(dim=-1, keepdim=True, unbiased=False)
+    return logp.sub_(mean).div_(std + 1e-5).unsqueeze(1)
