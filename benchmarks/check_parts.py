@@ -4,7 +4,8 @@ noisy: a ratio of medians, taken round by round, means more than any single time
 * the sound: decoding alone, resampling frame by frame then the channels' mean (the reading before session 9),
   and ``mono_chunks`` (the resampler's output regrouped into ``AUDIO_CHUNK`` samples);
 * the default model's visual encoder with its ``k x 1 x 1`` convolutions as 2D ones (``TemporalConv3d``) and
-  through ``nn.Conv3d`` (torch's slow unfolding path), one batch of 8 windows, one torch thread.
+  through ``nn.Conv3d`` (torch's slow unfolding path), one batch of 8 windows, one torch thread;
+* one training step of the same architecture (batch 16, cross-entropy, Adam, two torch threads), either way.
 
     .venv/bin/python benchmarks/check_parts.py benchmarks/.cache/check_240s_854x480.mp4 [--rounds 5]
 """
@@ -85,6 +86,35 @@ def visual_encoder_steps() -> dict[str, Callable[[], object]]:
             "visual encoder, nn.Conv3d": run(lambda self, v: nn.Conv3d.forward(self, v))}
 
 
+def training_step_steps() -> dict[str, Callable[[], object]]:
+    """One optimiser step of a fresh default-architecture model on a random batch of 16, either way."""
+    from avsync.models import create
+
+    model = create(avsync.load_model().estimator.model.config.name).train()
+    c = model.config
+    opt = torch.optim.Adam(model.parameters(), 1e-4)
+    v, a = torch.rand(16, c.num_frames, 3, c.frame_size, c.frame_size), torch.randn(16, c.num_samples)
+    y = torch.randint(0, c.grid.num_classes, (16,))
+    fast = TemporalConv3d.forward
+
+    def run(forward) -> Callable[[], object]:
+        def step() -> object:
+            TemporalConv3d.forward = forward
+            try:
+                loss = nn.functional.cross_entropy(model(v, a).logits, y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                return loss
+            finally:
+                TemporalConv3d.forward = fast
+        return step
+
+    run(fast)()     # warm up
+    return {"training step, TemporalConv3d": run(fast),
+            "training step, nn.Conv3d": run(lambda self, v: nn.Conv3d.forward(self, v))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("path", help="a file with an audio track (the 4 min file of check_speed.py)")
@@ -95,7 +125,9 @@ def main() -> None:
                        "sound: resampled frame by frame": lambda: sound_frame_by_frame(args.path),
                        "sound: mono_chunks": lambda: sound_mono_chunks(args.path)}, args.rounds)
     visual = alternate(visual_encoder_steps(), 4 * args.rounds)
-    print(json.dumps({"file": args.path, "rounds": args.rounds, "median_sec": {**sound, **visual}}, indent=1))
+    torch.set_num_threads(2)
+    training = alternate(training_step_steps(), 2 * args.rounds)
+    print(json.dumps({"file": args.path, "rounds": args.rounds, "median_sec": {**sound, **visual, **training}}, indent=1))
 
 
 if __name__ == "__main__":
