@@ -64,26 +64,34 @@ def alternate(steps: dict[str, Callable[[], object]], rounds: int) -> dict[str, 
     return {k: round(statistics.median(v), 4) for k, v in times.items()}
 
 
-def visual_encoder_steps() -> dict[str, Callable[[], object]]:
-    """The default model's visual encoder on one batch of 8 windows, its temporal convolutions either way."""
-    model = avsync.load_model().estimator.model
-    x = torch.rand(8, 6 if model.config.visual_diff else 3, model.config.num_frames, model.config.frame_size,
-                   model.config.frame_size)
+def either_way(label: str, body: Callable[[], object]) -> dict[str, Callable[[], object]]:
+    """``body`` as two steps: with ``TemporalConv3d`` as it is, and with its convolutions through ``nn.Conv3d``."""
     fast = TemporalConv3d.forward
 
     def run(forward) -> Callable[[], object]:
         def step() -> object:
             TemporalConv3d.forward = forward
             try:
-                with torch.inference_mode():
-                    return model.visual(x)
+                return body()
             finally:
                 TemporalConv3d.forward = fast
         return step
 
     run(fast)()     # warm up
-    return {"visual encoder, TemporalConv3d": run(fast),
-            "visual encoder, nn.Conv3d": run(lambda self, v: nn.Conv3d.forward(self, v))}
+    return {f"{label}, TemporalConv3d": run(fast), f"{label}, nn.Conv3d": run(lambda self, v: nn.Conv3d.forward(self, v))}
+
+
+def visual_encoder_steps() -> dict[str, Callable[[], object]]:
+    """The default model's visual encoder on one batch of 8 windows, its temporal convolutions either way."""
+    model = avsync.load_model().estimator.model
+    c = model.config
+    x = torch.rand(8, 6 if c.visual_diff else 3, c.num_frames, c.frame_size, c.frame_size)
+
+    def body() -> object:
+        with torch.inference_mode():
+            return model.visual(x)
+
+    return either_way("visual encoder", body)
 
 
 def training_step_steps() -> dict[str, Callable[[], object]]:
@@ -95,24 +103,15 @@ def training_step_steps() -> dict[str, Callable[[], object]]:
     opt = torch.optim.Adam(model.parameters(), 1e-4)
     v, a = torch.rand(16, c.num_frames, 3, c.frame_size, c.frame_size), torch.randn(16, c.num_samples)
     y = torch.randint(0, c.grid.num_classes, (16,))
-    fast = TemporalConv3d.forward
 
-    def run(forward) -> Callable[[], object]:
-        def step() -> object:
-            TemporalConv3d.forward = forward
-            try:
-                loss = nn.functional.cross_entropy(model(v, a).logits, y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                return loss
-            finally:
-                TemporalConv3d.forward = fast
-        return step
+    def body() -> object:
+        loss = nn.functional.cross_entropy(model(v, a).logits, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
 
-    run(fast)()     # warm up
-    return {"training step, TemporalConv3d": run(fast),
-            "training step, nn.Conv3d": run(lambda self, v: nn.Conv3d.forward(self, v))}
+    return either_way("training step", body)
 
 
 def main() -> None:
