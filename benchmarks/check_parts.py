@@ -81,9 +81,8 @@ def either_way(label: str, body: Callable[[], object]) -> dict[str, Callable[[],
     return {f"{label}, TemporalConv3d": run(fast), f"{label}, nn.Conv3d": run(lambda self, v: nn.Conv3d.forward(self, v))}
 
 
-def visual_encoder_steps() -> dict[str, Callable[[], object]]:
-    """The default model's visual encoder on one batch of 8 windows, its temporal convolutions either way."""
-    model = avsync.load_model().estimator.model
+def visual_encoder_steps(model: nn.Module) -> dict[str, Callable[[], object]]:
+    """``model``'s visual encoder on one batch of 8 windows, its temporal convolutions either way."""
     c = model.config
     x = torch.rand(8, 6 if c.visual_diff else 3, c.num_frames, c.frame_size, c.frame_size)
 
@@ -94,11 +93,11 @@ def visual_encoder_steps() -> dict[str, Callable[[], object]]:
     return either_way("visual encoder", body)
 
 
-def training_step_steps() -> dict[str, Callable[[], object]]:
-    """One optimiser step of a fresh default-architecture model on a random batch of 16, either way."""
+def training_step_steps(config_name: str) -> dict[str, Callable[[], object]]:
+    """One optimiser step of a fresh model of the named config on a random batch of 16, either way."""
     from avsync.models import create
 
-    model = create(avsync.load_model().estimator.model.config.name).train()
+    model = create(config_name).train()
     c = model.config
     opt = torch.optim.Adam(model.parameters(), 1e-4)
     v, a = torch.rand(16, c.num_frames, 3, c.frame_size, c.frame_size), torch.randn(16, c.num_samples)
@@ -123,9 +122,10 @@ def main() -> None:
     sound = alternate({"sound: decode only": lambda: sound_decode_only(args.path),
                        "sound: resampled frame by frame": lambda: sound_frame_by_frame(args.path),
                        "sound: mono_chunks": lambda: sound_mono_chunks(args.path)}, args.rounds)
-    visual = alternate(visual_encoder_steps(), 4 * args.rounds)
+    default = avsync.load_model().estimator.model
+    visual = alternate(visual_encoder_steps(default), 4 * args.rounds)
     torch.set_num_threads(2)
-    training = alternate(training_step_steps(), 2 * args.rounds)
+    training = alternate(training_step_steps(default.config.name), 2 * args.rounds)
     print(json.dumps({"file": args.path, "rounds": args.rounds, "median_sec": {**sound, **visual, **training}}, indent=1))
 
 

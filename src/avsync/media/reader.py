@@ -245,7 +245,8 @@ def mono_chunks(container: av.container.InputContainer, stream: av.audio.stream.
     at ``sample_rate``) per chunk of ``AUDIO_CHUNK`` samples (the last one shorter); consecutive chunks are
     contiguous. Mono is the channels' mean. The resampler regroups its output into those chunks (the same
     samples bit for bit as one chunk per decoded frame, whose ~1000-sample frames cost a Python round trip
-    each: 1.6-1.75 s for a 4 min AAC track against 0.25-0.3 s to decode it, 0.8-0.9 s now)."""
+    each: 1.6-1.75 s for a 4 min AAC track against 0.25-0.3 s to decode it, 0.8-0.95 s now;
+    ``benchmarks/check_parts.py``)."""
     origin = origin_sec(container)
     # Packed samples: one plane whatever the channel count (PyAV lists 9 planes for a planar
     # 8-channel frame, and reading them crashed the process on 7.1 files).

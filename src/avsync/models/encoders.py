@@ -53,9 +53,8 @@ class MaxPool3d(_ChannelsLastPool, nn.MaxPool3d):
 
 class TemporalConv3d(nn.Conv3d):
     """A ``k x 1 x 1`` ``nn.Conv3d`` (same weights) computed as a 2D convolution over (time, height * width):
-    torch's CPU path for such 3D kernels is its slow unfolding one, so per batch of 8 default-model windows the
-    three shapes took 8.0 / 2.3 / 2.3 ms against 1.2 / 0.9 / 1.1 ms this way, its visual encoder 0.108 -> 0.084 s
-    (``benchmarks/check_parts.py``); the sums run in another order, the logits move by 2e-6."""
+    torch's CPU path for such 3D kernels is its slow unfolding one (the default's visual encoder per batch of 8
+    windows 0.108 -> 0.084 s, ``benchmarks/check_parts.py``); the sums run in another order, the logits move by 2e-6."""
 
     def __init__(self, cin: int, cout: int, k: int, ts: int = 1) -> None:
         super().__init__(cin, cout, (k, 1, 1), (ts, 1, 1), (k // 2, 0, 0), bias=False)
