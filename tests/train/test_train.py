@@ -79,6 +79,10 @@ def test_init_from_loads_matching_tensors_and_skips_another_head(dense_set: Path
 
 
 def test_bad_config_is_a_one_line_usage_error(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "avsync", "train", "--config", os.devnull, "trainer.max_stepz=3"],
-                         capture_output=True, text=True)
+    # in a fresh process, and told before Lightning (about 8 s of imports on a slow CPU) is imported
+    code = ("import sys; from avsync.cli import main\n"
+            f"status = main(['train', '--config', {os.devnull!r}, 'trainer.max_stepz=3'])\n"
+            "print('lightning imported:', 'lightning' in sys.modules); sys.exit(status)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 2 and "trainer.max_stepz" in out.stderr and "Traceback" not in out.stderr
+    assert "lightning imported: False" in out.stdout

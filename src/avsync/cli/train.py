@@ -49,10 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Load the config, apply overrides, train."""
+    from avsync.train.checkpoints import refuse_overwrite
     from avsync.train.config import load_config
+
+    cfg = load_config(args.config, args.overrides)   # a bad config or run folder is told before Lightning's
+    refuse_overwrite(cfg.run_dir, args.resume)        # imports (8 s on a slow CPU)
     from avsync.train.runner import train
 
-    cfg = load_config(args.config, args.overrides)
     run_dir = train(cfg, resume=args.resume)
     print(f"run folder: {run_dir}")
     return 0

@@ -20,13 +20,12 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
-from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
 from safetensors.torch import load_file, save_file
 
-from avsync.errors import AvsyncError
+from avsync.errors import AvsyncError, UsageError
 
 log = logging.getLogger("avsync.train")
 
@@ -138,22 +137,6 @@ def load_checkpoint_dir(path: str | Path) -> dict[str, Any]:
     return state
 
 
-class SafetensorsCheckpointIO(CheckpointIO):
-    """Lightning plugin: checkpoints as folders of safetensors + JSON (see the module docstring)."""
-
-    def __init__(self, model_config: Callable[[], dict[str, Any]] | None = None) -> None:
-        self.model_config = model_config
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
-        save_checkpoint_dir(checkpoint, path, self.model_config() if self.model_config else None)
-
-    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: Any = None) -> dict[str, Any]:
-        return load_checkpoint_dir(path)
-
-    def remove_checkpoint(self, path: Any) -> None:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def step_dirs(folder: str | Path) -> list[tuple[int, Path]]:
     """``(step, path)`` of the checkpoint folders in ``folder``, newest first."""
     folder = Path(folder)
@@ -161,6 +144,12 @@ def step_dirs(folder: str | Path) -> list[tuple[int, Path]]:
         return []
     found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_dir() and (m := _STEP_DIR.match(p.name))]
     return sorted(found, reverse=True)
+
+
+def refuse_overwrite(run_dir: str | Path, resume: bool) -> None:
+    """UsageError when ``run_dir`` already holds checkpoints and the run is not resumed (``--resume``)."""
+    if step_dirs(Path(run_dir) / "checkpoints") and not resume:
+        raise UsageError(f"{run_dir} already holds checkpoints: pass --resume to continue it, or set run_dir=...")
 
 
 def find_resumable(folder: str | Path) -> Path | None:

@@ -12,25 +12,28 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import lightning as L
 import torch
 import yaml
+from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
 from lightning.pytorch.callbacks import Callback, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from avsync.clip import ClipSpec
-from avsync.errors import UsageError
 from avsync.models import get_config
 from avsync.train.checkpoints import (
-    SafetensorsCheckpointIO,
     find_resumable,
+    load_checkpoint_dir,
     load_partial,
     prune,
+    refuse_overwrite,
+    save_checkpoint_dir,
     step_dirs,
 )
 from avsync.train.config import TrainConfig
@@ -40,6 +43,22 @@ from avsync.train.offset_data import OffsetDataModule
 from avsync.train.offset_module import OffsetModule
 
 log = logging.getLogger("avsync.train")
+
+
+class SafetensorsCheckpointIO(CheckpointIO):
+    """Lightning plugin: checkpoints as folders of safetensors + JSON (``avsync.train.checkpoints``)."""
+
+    def __init__(self, model_config: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.model_config = model_config
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        save_checkpoint_dir(checkpoint, path, self.model_config() if self.model_config else None)
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: Any = None) -> dict[str, Any]:
+        return load_checkpoint_dir(path)
+
+    def remove_checkpoint(self, path: Any) -> None:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class _RankZero(logging.Filter):
@@ -187,8 +206,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Train (or resume) the run described by ``cfg``; returns the run folder."""
     run_dir = Path(cfg.run_dir)
     ckpt_dir = run_dir / "checkpoints"
-    if step_dirs(ckpt_dir) and not resume:
-        raise UsageError(f"{run_dir} already holds checkpoints: pass --resume to continue it, or set run_dir=...")
+    refuse_overwrite(run_dir, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     setup_logging(run_dir)
     ckpt = find_resumable(ckpt_dir) if resume else None
