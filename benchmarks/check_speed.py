@@ -9,7 +9,9 @@ The test videos (H.264 25 fps at ``--size``, AAC 48 kHz stereo; made by ``read_c
 cached in benchmarks/.cache/. The folder of clips holds copies of the 10 s video with their audio
 shifted by different offsets (``avsync.media.shift_audio``). "check" times are the checker alone
 (model loaded, in this process); "CLI" times are the whole ``avsync check`` process, including
-Python start-up, ``import torch`` and loading the model.
+Python start-up, ``import torch`` and loading the model. Each process's CPU time (user + system, all its threads)
+is recorded beside its wall time: CPU-s / wall s is the cores it kept busy, so a check that is bound by the
+machine's cores (rather than waiting) shows it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -57,11 +60,19 @@ def ffmpeg_exe() -> str | None:
         return shutil.which("ffmpeg")
 
 
-def ffmpeg_null_seconds(exe: str, path: Path) -> float:
-    """Wall time of ``ffmpeg -threads 2 -i path -f null -`` (decode everything, write nothing)."""
+def process_times(cmd: list[str], **kw: object) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system over all its threads) of one process run to its end."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run([exe, "-v", "error", "-threads", "2", "-i", str(path), "-f", "null", "-"], check=True)
-    return time.perf_counter() - t
+    subprocess.run(cmd, check=True, **kw)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def ffmpeg_null(exe: str, path: Path) -> tuple[float, float]:
+    """Wall and CPU time of ``ffmpeg -threads 2 -i path -f null -`` (decode everything, write nothing)."""
+    return process_times([exe, "-v", "error", "-threads", "2", "-i", str(path), "-f", "null", "-"])
 
 
 def folder_of_clips(src: Path, n: int) -> Path:
@@ -77,11 +88,9 @@ def folder_of_clips(src: Path, n: int) -> Path:
     return folder
 
 
-def cli_seconds(args: list[str]) -> float:
-    """Wall time of one ``avsync`` process."""
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "avsync", *args], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t
+def cli(args: list[str]) -> tuple[float, float]:
+    """Wall and CPU time of one ``avsync`` process."""
+    return process_times([sys.executable, "-m", "avsync", *args], stdout=subprocess.DEVNULL)
 
 
 def main() -> None:
@@ -117,17 +126,20 @@ def main() -> None:
         t_chk, r = timed(lambda: checker.check(path), reps)
         clis, nulls = [], []
         for _ in range(reps):        # alternately, so that both see the same load; the ratio of each pair
-            clis.append(cli_seconds(["check", str(path), "--format", "json", *model_args]))
+            clis.append(cli(["check", str(path), "--format", "json", *model_args]))
             if exe:
-                nulls.append(ffmpeg_null_seconds(exe, path))
-        t_cli = statistics.median(clis)
-        row = {"decode_sec": round(t_dec, 3), "check_sec": round(t_chk, 3), "cli_sec": round(t_cli, 3),
+                nulls.append(ffmpeg_null(exe, path))
+        row = {"decode_sec": round(t_dec, 3), "check_sec": round(t_chk, 3),
+               "cli_sec": round(statistics.median(w for w, _ in clis), 3),
+               "cli_cpu_sec": round(statistics.median(c for _, c in clis), 2),
                "windows": r.windows, "offset_sec": r.offset_sec, "ratio_decode": round(t_chk / t_dec, 2)}
         if exe:
-            ratios = [c / n for c, n in zip(clis, nulls)]
-            row.update(ffmpeg_null_sec=round(statistics.median(nulls), 3),
+            ratios = [c[0] / n[0] for c, n in zip(clis, nulls)]
+            row.update(ffmpeg_null_sec=round(statistics.median(w for w, _ in nulls), 3),
+                       ffmpeg_cpu_sec=round(statistics.median(c for _, c in nulls), 2),
                        ratio_cli_ffmpeg=round(statistics.median(ratios), 2),
-                       ratios_cli_ffmpeg=[round(x, 3) for x in ratios])
+                       ratios_cli_ffmpeg=[round(x, 3) for x in ratios],
+                       ratio_cpu_cli_ffmpeg=round(statistics.median(c[1] / n[1] for c, n in zip(clis, nulls)), 2))
         rows[name] = row
     result = {"command": " ".join(sys.argv), "model": checker.name, "ffmpeg": exe,
               "load_model_sec": round(t_load, 3), "rows": rows, "load_average": os.getloadavg()[0],
@@ -135,17 +147,18 @@ def main() -> None:
     if args.files:
         folder = folder_of_clips(short, args.files)
         with tempfile.TemporaryDirectory() as tmp:
-            t_folder = cli_seconds(["check", str(folder), "--format", "jsonl", "--out", f"{tmp}/r.jsonl", *model_args])
+            t_folder, _ = cli(["check", str(folder), "--format", "jsonl", "--out", f"{tmp}/r.jsonl", *model_args])
         result.update(folder_files=args.files, folder_sec=round(t_folder, 2),
                       files_per_min=round(args.files / t_folder * 60, 1))
     print(json.dumps(result, indent=1))
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print("\n| video | ffmpeg -f null s | PyAV decode s | check s | whole CLI s | CLI / ffmpeg | check / PyAV |"
-          "\n|---|---|---|---|---|---|---|")
+    print("\n| video | ffmpeg -f null s (CPU-s) | PyAV decode s | check s | whole CLI s (CPU-s) | CLI / ffmpeg | "
+          "CPU-s CLI / ffmpeg | check / PyAV |\n|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r.get('ffmpeg_null_sec', '-')} | {r['decode_sec']:.2f} | {r['check_sec']:.2f} | "
-              f"{r['cli_sec']:.2f} | {r.get('ratio_cli_ffmpeg', '-')}x | {r['ratio_decode']:.1f}x |")
+        print(f"| {name} | {r.get('ffmpeg_null_sec', '-')} ({r.get('ffmpeg_cpu_sec', '-')}) | {r['decode_sec']:.2f} | "
+              f"{r['check_sec']:.2f} | {r['cli_sec']:.2f} ({r['cli_cpu_sec']:.2f}) | {r.get('ratio_cli_ffmpeg', '-')}x | "
+              f"{r.get('ratio_cpu_cli_ffmpeg', '-')}x | {r['ratio_decode']:.1f}x |")
     if args.files:
         print(f"\n{args.files} clips of 10 s: {result['folder_sec']:.1f} s for the whole `avsync check` run, "
               f"{result['files_per_min']:.0f} files/min (model {checker.name}, load average {result['load_average']:.1f})")

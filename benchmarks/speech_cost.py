@@ -23,7 +23,7 @@ from pathlib import Path
 
 import av
 
-from check_speed import CACHE, ffmpeg_exe, ffmpeg_null_seconds
+from check_speed import CACHE, ffmpeg_exe, ffmpeg_null
 from avsync.media.writer import add_audio_stream, add_video_stream, output_container
 
 
@@ -81,7 +81,7 @@ def main() -> None:
     args = ap.parse_args()
     talk = args.source if args.as_is else looped_talk(args.source, args.minutes)
     exe = ffmpeg_exe()
-    t_null = ffmpeg_null_seconds(exe, talk) if exe else None
+    t_null = ffmpeg_null(exe, talk)[0] if exe else None
     t_off, _ = check_seconds(talk, args.model, "off")
     t_on, rec = check_seconds(talk, args.model, "on")
     speech = rec.get("speech") or {}
