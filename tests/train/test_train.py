@@ -86,3 +86,13 @@ def test_bad_config_is_a_one_line_usage_error(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 2 and "trainer.max_stepz" in out.stderr and "Traceback" not in out.stderr
     assert "lightning imported: False" in out.stdout
+
+
+def test_evaluate_tells_missing_data_before_loading_its_metrics(tmp_path: Path) -> None:
+    weights = Path(__file__).parents[2] / "src/avsync/assets/models/default.safetensors"
+    code = ("import sys; from avsync.cli import main\n"
+            f"status = main(['evaluate', {str(weights)!r}, '--data', {str(tmp_path / 'nowhere')!r}])\n"
+            "print('torchmetrics imported:', 'torchmetrics' in sys.modules); sys.exit(status)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2 and "nowhere" in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert "torchmetrics imported: False" in out.stdout

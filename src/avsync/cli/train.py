@@ -95,7 +95,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from avsync.cli.common import progress_bar
     from avsync.clip import ClipSpec
     from avsync.data.datasets import FixedDataset, load_sources
-    from avsync.evaluate import evaluate, plot_confusion, write_report
     from avsync.models import load_model_file
     from avsync.offsets import read_fixed_offsets
     from avsync.train.checkpoints import model_weights_path
@@ -109,6 +108,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         crops = _fixed_crops(args.data, args.split, args.kinds, spec.window_sec, spec.grid, args.per_source, args.seed)
     kinds = {s.path: s.kind for s in load_sources(args.data, None, None)}
     dataset = FixedDataset(crops, spec, kinds)
+    from avsync.evaluate import evaluate, plot_confusion, write_report   # torchmetrics: after the data is found
+
     with progress_bar(len(dataset), "evaluating") as bar:
         task = bar.add_task("evaluating", total=len(dataset), name="")
         report = evaluate(model, dataset, args.batch_size, args.workers, args.device, str(weights),
