@@ -10,16 +10,17 @@ short side resized to ``spec.short_side`` and centre-cropped to ``frame_size``, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-import torch
-import torch.nn.functional as F
-
-from avsync.features import frames_to_tensor
 from avsync.media import read_clip
 from avsync.media.reader import Clip
-from avsync.media.windows import read_clips
+from avsync.media.windows import WindowRequest, read_clips
 from avsync.offsets import OffsetGrid
+
+if TYPE_CHECKING:  # torch loads in the functions that make tensors: a spec and its request need none
+    import torch
+
+    from avsync.media.window_process import WindowProcess
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class ClipSpec:
 
 def fit_length(x: torch.Tensor, n: int) -> torch.Tensor:
     """Trim or pad (repeating the last element) the first dimension to ``n``."""
+    import torch
+
     if x.shape[0] >= n:
         return x[:n]
     pad = x[-1:].expand(n - x.shape[0], *x.shape[1:]) if x.shape[0] else torch.zeros(n, *x.shape[1:], dtype=x.dtype)
@@ -73,6 +76,8 @@ def center_crop(video: torch.Tensor, size: int) -> torch.Tensor:
 
 def resize_square(video: torch.Tensor, size: int) -> torch.Tensor:
     """``(..., H, W)`` frames resized to ``size`` x ``size`` (bilinear, antialiased; unchanged when already so)."""
+    import torch.nn.functional as F
+
     if video.shape[-2:] == (size, size):
         return video
     return F.interpolate(video, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
@@ -88,18 +93,28 @@ def read_window(path: str, vstart_sec: float, audio_offset_sec: float, spec: Cli
     return _inputs(clip, spec, centre_crop)
 
 
-def read_windows(path: str, vstarts_sec: Sequence[float], audio_offset_sec: float, spec: ClipSpec
-                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def window_request(path: str, vstarts_sec: Sequence[float], audio_offset_sec: float, spec: ClipSpec) -> WindowRequest:
+    """What :func:`read_windows` asks the media layer to decode for these windows (no torch needed)."""
+    return WindowRequest.of(path, vstarts_sec, spec.window_sec, spec.fps, spec.sample_rate, spec.short_side,
+                            spec.frame_size, audio_offset_sec)
+
+
+def read_windows(path: str, vstarts_sec: Sequence[float], audio_offset_sec: float, spec: ClipSpec,
+                 early: "WindowProcess | None" = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """:func:`read_window` of each of ``vstarts_sec`` (increasing, on one frame grid, as the checker's
     windows are), centre-cropped, from a single decode pass over the file
-    (:func:`avsync.media.windows.read_clips`): what a whole file's windows cost is one decode."""
-    for clip in read_clips(path, vstarts_sec, spec.window_sec, fps=spec.fps, sample_rate=spec.sample_rate,
-                           size=spec.short_side, crop=spec.frame_size, audio_offset_sec=audio_offset_sec):
+    (:func:`avsync.media.windows.read_clips`): what a whole file's windows cost is one decode. ``early``:
+    a decoding process started before for :func:`window_request` of the same arguments (used when it is)."""
+    r = window_request(path, vstarts_sec, audio_offset_sec, spec)
+    for clip in read_clips(r.path, r.starts, r.duration_sec, fps=r.fps, sample_rate=r.sample_rate, size=r.size,
+                           crop=r.crop, audio_offset_sec=r.audio_offset_sec, early=early):
         yield _inputs(clip, spec, True)
 
 
 def _inputs(clip: Clip, spec: ClipSpec, centre_crop: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """A decoded window as model inputs: float frames ``(T, 3, H, W)`` and audio ``(S,)``, both fitted to the window."""
+    from avsync.features import frames_to_tensor
+
     video = fit_length(frames_to_tensor(clip.frames), spec.num_frames)
     if centre_crop and video.shape[-2:] != (spec.frame_size, spec.frame_size):
         video = center_crop(video, spec.frame_size)

@@ -24,6 +24,10 @@ class MediaError(AvsyncError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self) -> tuple:
+        """Pickle by (path, reason), so the error crosses a process boundary (a decoding child's) intact."""
+        return type(self), (self.path, self.reason)
+
 
 class FileMissingError(MediaError):
     """The path does not exist or is not a regular file."""

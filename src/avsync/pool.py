@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 if TYPE_CHECKING:
     from avsync.checker.checker import SyncChecker
     from avsync.checker.results import CheckResult
+    from avsync.media.window_process import WindowProcess
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,45 @@ class CheckerSpec:
     speech: str = "off"
     lips: str | None = None
 
-    def load(self) -> "SyncChecker":
-        """The checker this spec describes."""
+    def early_windows(self, path: str, window: float | None = None, stride: float | None = None
+                      ) -> "WindowProcess | None":
+        """A process that starts decoding the windows this spec's checker will read of ``path`` now, before
+        torch and the model load (:mod:`avsync.media.window_process`); hand it to :meth:`load`. None where
+        that cannot be done (not Linux, torch already loaded, the engine or xcorr, ``workers`` 0) or the
+        plan fails: the check then reads the file itself and reports what is wrong."""
+        import json
+
+        from avsync.media.window_process import WindowProcess, can_start_early
+
+        if not can_start_early() or self.workers == 0 or self.model == "xcorr":
+            return None
+        try:
+            import avsync
+            from avsync.checker.plan import plan_windows
+            from avsync.clip import ClipSpec, window_request
+            from avsync.models.config import ARCHS, ModelConfig, saved_paths
+
+            data = json.loads(saved_paths(avsync.resolve_weights(self.model))[1].read_text())
+            if data.get("arch") not in ARCHS:    # the engine and the lip scorers read otherwise
+                return None
+            spec = ClipSpec.from_model_config(ModelConfig.from_dict(data), window)
+            _, starts = plan_windows(path, spec.window_sec, float(stride or spec.window_sec / 2), spec.fps)
+            return WindowProcess(window_request(path, starts, 0.0, spec))
+        except Exception:  # the check itself says what is wrong with the file or the model, in its own words
+            return None
+
+    def load(self, early: "WindowProcess | None" = None) -> "SyncChecker":
+        """The checker this spec describes; ``early`` (from :meth:`early_windows`) is handed to it for its
+        next read (closed here if the checker reads otherwise; whoever started it closes it in the end too)."""
         import avsync
 
         checker = avsync.load_model(self.model, device=self.device, batch_size=self.batch_size,
                                     workers=self.workers)
+        if early is not None:
+            if hasattr(checker, "early"):
+                checker.early = early
+            else:
+                early.close()
         if self.min_confidence is not None:
             checker.calibration = checker.calibration.with_min_confidence(self.min_confidence)
         engine = hasattr(checker, "max_offset_sec")

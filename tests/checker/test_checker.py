@@ -15,7 +15,8 @@ from sync_clips import make_clip
 import avsync
 from avsync.checker import Calibration, CheckResult, SyncChecker, WindowResult
 from avsync.checker.calibration import fit_temperature, reliability
-from avsync.checker.combine import combine, posterior, refine_offset, window_starts
+from avsync.checker.combine import combine, posterior, refine_offset
+from avsync.checker.plan import window_starts
 from avsync.checker.fitting import fit_calibration, measure, simulate
 from avsync.checker.timeline import analyse_timeline, segment_offsets
 from avsync.checker.xcorr import XcorrEstimator
@@ -311,3 +312,43 @@ def test_the_model_leaves_a_core_to_the_decoding_threads_and_gives_it_back(clips
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_windows_decoded_while_torch_loads_give_the_same_answer(tmp_path):
+    """CheckerSpec.early_windows forks the decoding before torch loads (a fresh interpreter: this one has
+    torch); the checker takes those windows when they are the ones it reads, and answers exactly as when
+    it reads the file itself; a process for other windows is closed unused."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("a decoding child is forked on Linux only")
+    path = str(make_clip(tmp_path / "clip.mp4", 9.0, 0.4, seed=5))
+    code = f"""
+import json, sys
+from avsync.pool import CheckerSpec
+spec = CheckerSpec()
+early, other = spec.early_windows({path!r}), spec.early_windows({path!r}, stride=1.0)
+torch_before = "torch" in sys.modules
+checker = spec.load(early)
+first = checker.check({path!r}).to_dict()
+checker.early = other                             # windows every 1 s: not what a default check reads
+again = checker.check({path!r}).to_dict()
+itself = checker.check({path!r}).to_dict()
+print(json.dumps({{"made": [early is not None, other is not None], "torch_before": torch_before,
+                  "used": [early._read, other._read], "alive": [early._process.is_alive(), other._process.is_alive()],
+                  "late": spec.early_windows({path!r}) is None, "same": [first == itself, again == itself],
+                  "offset": first["offset_sec"]}}))
+"""
+    root = Path(__file__).parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(root / "tests")})
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["made"] == [True, True] and not r["torch_before"]
+    assert r["used"] == [True, False] and r["alive"] == [False, False]
+    assert r["late"], "no process is forked once torch is loaded"
+    assert r["same"] == [True, True] and r["offset"] is not None

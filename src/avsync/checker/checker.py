@@ -19,7 +19,7 @@ import math
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 
@@ -29,9 +29,9 @@ from avsync.checker.combine import (
     refine_offset,
     top_classes,
     window_evidence,
-    window_starts,
 )
 from avsync.checker.estimators import Estimator
+from avsync.checker.plan import file_span, plan_windows
 from avsync.checker.results import (
     CheckResult,
     call_safely,
@@ -41,14 +41,13 @@ from avsync.checker.results import (
     WindowResult,
 )
 from avsync.checker.timeline import analyse_timeline
-from avsync.clip import ClipSpec, read_windows
-from avsync.errors import (
-    NoAudioStreamError,
-    NoVideoStreamError,
-    TooShortError,
-)
+from avsync.clip import ClipSpec, read_windows, window_request
+from avsync.errors import TooShortError
 from avsync.media.windows import read_ahead
 from avsync.offsets import OffsetGrid
+
+if TYPE_CHECKING:
+    from avsync.media.window_process import WindowProcess
 
 LOW_FPS = 10.0             # below this frame rate a check warns and states a coarser precision
 AHEAD = 4                  # decoded windows waiting for the model, at most
@@ -80,6 +79,9 @@ class SyncChecker:
         self.batch_size, self.workers = max(1, int(batch_size)), max(0, int(workers))
         # called as windows are scored: (windows done, windows of the file); a progress bar over a long file
         self.on_progress: Callable[[int, int], None] | None = None
+        # a process decoding the next file's windows since before torch loaded (CheckerSpec.early_windows):
+        # taken by the next read, which uses it when it decodes exactly the windows asked for
+        self.early: WindowProcess | None = None
 
     @property
     def grid(self) -> OffsetGrid:
@@ -105,17 +107,7 @@ class SyncChecker:
 
     def span(self, path: str | os.PathLike) -> Span:
         """Where the part of ``path`` with both picture and sound lies, and its frame size."""
-        from avsync.media import probe
-
-        info = probe(path)
-        if info.video is None:
-            raise NoVideoStreamError(path, "no video stream (audio-only file?)")
-        if info.audio is None:
-            raise NoAudioStreamError(path, "no audio stream: nothing to synchronise")
-        v, a = info.video, info.audio
-        start = max(0.0, v.start_sec)
-        end = min(v.start_sec + v.duration_sec, a.start_sec + a.duration_sec, info.duration_sec)
-        return Span(start, end - start, v.width * v.height, v.fps)
+        return file_span(path)
 
     def clip_spec(self, window: float) -> ClipSpec:
         """What the estimator takes, for windows of ``window`` seconds."""
@@ -125,9 +117,16 @@ class SyncChecker:
     def _read(self, path: str, starts: Sequence[float], window: float, audio_offset: float
               ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Decoded windows in order, from one decode pass over the file (:func:`avsync.clip.read_windows`);
-        with ``workers`` the pass runs on a thread, at most ``AHEAD`` windows ahead of the model."""
-        windows = read_windows(path, starts, audio_offset, self.clip_spec(window))
-        return windows if self.workers == 0 else read_ahead(windows, AHEAD)
+        with ``workers`` the pass runs on a thread, at most ``AHEAD`` windows ahead of the model, or in the
+        ``early`` process when one decodes exactly these windows."""
+        early, self.early = self.early, None
+        spec = self.clip_spec(window)
+        if early is not None and early.request != window_request(path, starts, audio_offset, spec):
+            early.close()
+            early = None
+        windows = read_windows(path, starts, audio_offset, spec, early)
+        # a process already decodes ahead: a reading thread beside it only costs (3 % of the 4 min check)
+        return windows if self.workers == 0 or early is not None else read_ahead(windows, AHEAD)
 
     def score_windows(self, path: str | os.PathLike, starts: Sequence[float], window: float,
                       audio_offset: float = 0.0) -> tuple[torch.Tensor, list[tuple[float, float]]]:
@@ -219,12 +218,7 @@ class SyncChecker:
     def _plan(self, path: str | os.PathLike, window: float | None, stride: float | None
               ) -> tuple[float, Span, list[float]]:
         window = float(window or self.estimator.window_sec)
-        stride = float(stride or window / 2)
-        span = self.span(path)
-        starts = window_starts(span.length, window, stride, self.estimator.fps, span.start)
-        if not starts:
-            raise TooShortError(path, f"{span.length:.2f} s of picture with sound is shorter than the "
-                                      f"{window:g} s window: too short to check")
+        span, starts = plan_windows(path, window, float(stride or window / 2), self.estimator.fps)
         return window, span, starts
 
     def check(self, path: str | os.PathLike, window: float | None = None, stride: float | None = None) -> CheckResult:

@@ -1,5 +1,6 @@
-"""The maths shared by check, timeline and desync: where windows go, how their class
-log-probabilities combine into a file's posterior, and the sub-class refinement of its peak."""
+"""The maths shared by check, timeline and desync: how the windows' class log-probabilities combine
+into a file's posterior, and the sub-class refinement of its peak (where the windows go:
+:mod:`avsync.checker.plan`)."""
 
 from __future__ import annotations
 
@@ -8,30 +9,9 @@ from typing import Sequence
 
 import torch
 
-from avsync.errors import UsageError
 from avsync.offsets import OffsetGrid
 
 TOP_K = 5
-
-
-def window_starts(duration_sec: float, window_sec: float, stride_sec: float, fps: float = 25.0,
-                  t0: float = 0.0) -> list[float]:
-    """Starts of windows of ``window_sec`` every ``stride_sec`` over ``[t0, t0 + duration_sec]``,
-    snapped to frames; the last window ends at the end (added, or the last one moved when the gap
-    is under half a stride)."""
-    if stride_sec <= 0 or window_sec <= 0:
-        raise UsageError("window and stride must be > 0")
-    last = math.floor((duration_sec - window_sec) * fps + 1e-6) / fps
-    if last < 0:
-        return []
-    n = int(math.floor(last / stride_sec + 1e-9)) + 1
-    starts = [math.floor(i * stride_sec * fps + 1e-6) / fps for i in range(n)]
-    gap = last - starts[-1]
-    if gap > stride_sec / 2:
-        starts.append(last)
-    elif gap > 0.5 / fps and len(starts) > 1:
-        starts[-1] = last  # a small remainder: move the last window to end at the end
-    return [round(t0 + s, 6) for s in starts]
 
 
 def refine_offset(log_probs: torch.Tensor, grid: OffsetGrid, method: str = "parabolic") -> float:

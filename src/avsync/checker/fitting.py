@@ -16,7 +16,8 @@ from avsync.checker.calibration import (
     reliability,
 )
 from avsync.checker.checker import SyncChecker, is_usable
-from avsync.checker.combine import combine, posterior, refine_offset, window_starts
+from avsync.checker.combine import combine, posterior, refine_offset
+from avsync.checker.plan import window_starts
 from avsync.errors import AvsyncError, TooShortError, UsageError
 from avsync.offsets import OffsetGrid
 

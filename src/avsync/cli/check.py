@@ -73,9 +73,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _results(spec: Any, paths: list[str], args: argparse.Namespace) -> Any:
     """One record per path, in order: in this process, or in ``--jobs`` worker processes."""
     if len(paths) == 1:                 # one file: a progress bar over its seconds instead
-        checker = spec.load()
-        with seconds_progress(checker, paths[0]):
-            return [checker.safe(checker.check, paths[0], window=args.window, stride=args.stride)]
+        early = spec.early_windows(paths[0], args.window, args.stride)   # decoding while torch loads
+        try:
+            checker = spec.load(early)
+            with seconds_progress(checker, paths[0]):
+                return [checker.safe(checker.check, paths[0], window=args.window, stride=args.stride)]
+        finally:
+            if early is not None:
+                early.close()
     if args.jobs == 1:
         return spec.load().check_many(paths, window=args.window, stride=args.stride)
     from avsync.pool import check_in_processes

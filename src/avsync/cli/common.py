@@ -52,7 +52,10 @@ def model_args(p: argparse.ArgumentParser, windows: bool = True) -> None:
 
 
 def check_device(device: str) -> None:
-    """UsageError unless ``device`` names a torch device that is there (``cuda`` needs a GPU)."""
+    """UsageError unless ``device`` names a torch device that is there (``cuda`` needs a GPU); ``cpu`` is
+    always there, and is told without loading torch (a check can start decoding meanwhile)."""
+    if device == "cpu":
+        return
     import torch
 
     try:

@@ -9,8 +9,10 @@ pending frames), and only the ticks and samples that a window still needs are ke
 does not grow with the file's length.
 
 The window starts must lie on one frame grid (``t0 + k / fps``, as the checker's windows do) and
-increase. ``read_ahead`` runs such a reader on a thread, a bounded number of windows ahead of the
-model that eats them.
+increase. :class:`WindowRequest` names such windows, :func:`decode_windows` reads them as numpy
+arrays (it is what :mod:`avsync.media.window_process` runs in a child process started before torch
+loads) and :func:`read_clips` as :class:`~avsync.media.reader.Clip`. ``read_ahead`` runs a reader
+on a thread, a bounded number of windows ahead of the model that eats them.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import math
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TypeVar
 
 import av
 import numpy as np
@@ -49,6 +52,9 @@ from avsync.media.reader import (
     mono_chunks,
     short_side_size,
 )
+
+if TYPE_CHECKING:
+    from avsync.media.window_process import WindowProcess
 
 PENDING_FRAMES = 8    # decoded frames at source size waiting for their conversion, at most
 T = TypeVar("T")
@@ -160,25 +166,44 @@ class SoundReader:
         self._held = len(held)
 
 
-def read_clips(path: str | Path, starts: Sequence[float], duration_sec: float, fps: float = 25.0,
-               sample_rate: int = 16000, size: int | None = None, crop: int | tuple[int, int] | None = None,
-               audio_offset_sec: float = 0.0) -> Iterator[Clip]:
-    """The windows ``[s, s + duration)`` for each of ``starts`` (increasing, on one grid of ``1 / fps``)
-    as :func:`~avsync.media.reader.read_clip` reads each (same arguments), from one decode pass over
-    the file (module docstring)."""
-    import torch
+@dataclass(frozen=True)
+class WindowRequest:
+    """The windows ``[s, s + duration)`` of ``path`` for each of ``starts`` (increasing, on one grid of
+    ``1 / fps``), read as :func:`~avsync.media.reader.read_clip` reads each (same arguments). Two equal
+    requests read the same numbers: a reader started early serves a request only when it equals its own."""
 
-    path = str(path)
-    starts = [float(s) for s in starts]
+    path: str
+    starts: tuple[float, ...]
+    duration_sec: float
+    fps: float = 25.0
+    sample_rate: int = 16000
+    size: int | None = None
+    crop: int | tuple[int, int] | None = None
+    audio_offset_sec: float = 0.0
+
+    @classmethod
+    def of(cls, path: str | Path, starts: Sequence[float], duration_sec: float, fps: float = 25.0,
+           sample_rate: int = 16000, size: int | None = None, crop: int | tuple[int, int] | None = None,
+           audio_offset_sec: float = 0.0) -> "WindowRequest":
+        """A request with its numbers normalised (str path, float starts), so equal requests compare equal."""
+        return cls(str(path), tuple(float(s) for s in starts), float(duration_sec), float(fps), int(sample_rate),
+                   size, tuple(crop) if isinstance(crop, list) else crop, float(audio_offset_sec))
+
+
+def decode_windows(request: WindowRequest) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each window of ``request`` as (frames uint8 ``(T, H, W, 3)``, audio float32 ``(S,)``), from one decode
+    pass over the file (module docstring); numpy only, so it also runs where torch is not loaded."""
+    r = request
+    starts, path, fps, sample_rate = list(r.starts), r.path, r.fps, r.sample_rate
     if not starts:
         return
-    if duration_sec <= 0 or fps <= 0 or sample_rate <= 0:
+    if r.duration_sec <= 0 or fps <= 0 or sample_rate <= 0:
         raise UsageError("read_clips needs duration_sec, fps and sample_rate > 0")
     if any(b < a for a, b in zip(starts, starts[1:])):
         raise UsageError("read_clips needs increasing window starts")
-    count, samples = int(round(duration_sec * fps)), int(round(duration_sec * sample_rate))
+    count, samples = int(round(r.duration_sec * fps)), int(round(r.duration_sec * sample_rate))
     if count < 1:
-        raise UsageError(f"a {duration_sec} s window holds no frame at {fps} fps")
+        raise UsageError(f"a {r.duration_sec} s window holds no frame at {fps} fps")
     t0 = starts[0]
     first_tick = [int(round((s - t0) * fps)) for s in starts]
     if any(abs(t0 + k / fps - s) > TIME_EPS for k, s in zip(first_tick, starts)):
@@ -187,10 +212,10 @@ def read_clips(path: str | Path, starts: Sequence[float], duration_sec: float, f
         video_stream(vc), audio_stream(vc)
         total = file_duration(vc)
         for s in starts:
-            check_window(path, s, duration_sec, total, "video")
-            check_window(path, s + audio_offset_sec, duration_sec, total, "audio")
+            check_window(path, s, r.duration_sec, total, "video")
+            check_window(path, s + r.audio_offset_sec, r.duration_sec, total, "audio")
         sound = SoundReader(ac, sample_rate)
-        ticks = _ticks(vc, t0, first_tick[-1] + count, fps, size)
+        ticks = _ticks(vc, t0, first_tick[-1] + count, fps, r.size)
         held: collections.deque[np.ndarray] = collections.deque()   # pictures of ticks base, base + 1, ...
         waiting: collections.deque[tuple[np.ndarray | Future, int]] = collections.deque()
         base = 0
@@ -201,20 +226,43 @@ def read_clips(path: str | Path, starts: Sequence[float], duration_sec: float, f
                     if item is None:
                         break
                     waiting.append(item)
-                held.append(_picture(*waiting.popleft(), crop))
+                held.append(_picture(*waiting.popleft(), r.crop))
             frames = np.stack([held[j - base] for j in range(k, k + count)])
-            audio = sound.take(s + audio_offset_sec, samples)
+            audio = sound.take(s + r.audio_offset_sec, samples)
             nxt = first_tick[i + 1] if i + 1 < len(starts) else k + count
             while held and base < nxt:
                 held.popleft()
                 base += 1
             if i + 1 < len(starts):
-                sound.drop(starts[i + 1] + audio_offset_sec)
-            audio_t = torch.from_numpy(audio)
-            silent = bool(audio_t.abs().max() < SILENCE_PEAK) if len(audio_t) else True
-            yield Clip(torch.from_numpy(frames), audio_t, float(fps), int(sample_rate), s, float(audio_offset_sec), path, silent)
+                sound.drop(starts[i + 1] + r.audio_offset_sec)
+            yield frames, audio
         for _ in ticks:       # nothing is left but the check for a truncated stream at its end
             pass
+
+
+def read_clips(path: str | Path, starts: Sequence[float], duration_sec: float, fps: float = 25.0,
+               sample_rate: int = 16000, size: int | None = None, crop: int | tuple[int, int] | None = None,
+               audio_offset_sec: float = 0.0, early: "WindowProcess | None" = None) -> Iterator[Clip]:
+    """The windows ``[s, s + duration)`` for each of ``starts`` (increasing, on one grid of ``1 / fps``)
+    as :func:`~avsync.media.reader.read_clip` reads each (same arguments), from one decode pass over
+    the file (module docstring). ``early``: a :class:`~avsync.media.window_process.WindowProcess` started
+    before, whose windows are taken when it decodes exactly these (else it is closed and the file read here)."""
+    import torch
+
+    request = WindowRequest.of(path, starts, duration_sec, fps, sample_rate, size, crop, audio_offset_sec)
+    decoded: Iterable[tuple[np.ndarray, np.ndarray]]
+    if early is not None and early.request == request:
+        decoded = early
+    else:
+        if early is not None:
+            early.close()
+        decoded = decode_windows(request)
+    for i, (frames, audio) in enumerate(decoded):   # to its end: the last step checks for a truncated stream
+        s = request.starts[i]
+        audio_t = torch.from_numpy(audio)
+        silent = bool(audio_t.abs().max() < SILENCE_PEAK) if len(audio_t) else True
+        yield Clip(torch.from_numpy(frames), audio_t, request.fps, request.sample_rate, s, request.audio_offset_sec,
+                   request.path, silent)
 
 
 _END = object()

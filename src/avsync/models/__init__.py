@@ -7,32 +7,21 @@
 
 from __future__ import annotations
 
-from avsync.models.avst import AVST
-from avsync.models.config import ModelConfig
-from avsync.models.io import load_model_file, save_model
-from avsync.models.lagnet import LagNet, LagNetConfig
-from avsync.models.layers import SyncModel, SyncOutput
-from avsync.models.registry import (
-    CONFIG_DIR,
-    available_models,
-    build_model,
-    config_from_dict,
-    create,
-    get_config,
-)
-from avsync.models.sparsesync import SparseSync
+import importlib
+from typing import Any
 
-__all__ = ["create", "available_models", "get_config", "build_model", "save_model", "load_model_file",
-           "count_parameters", "config_from_dict", "ModelConfig", "LagNet", "LagNetConfig", "SyncModel", "SyncOutput", "SparseSync", "AVST", "CONFIG_DIR"]
+# name -> the module that defines it; each loads on first use, so the torch-free config
+# (``avsync.models.config``) can be read without torch
+_EXPORTS = {
+    "AVST": "avst", "ModelConfig": "config", "load_model_file": "io", "save_model": "io", "LagNet": "lagnet",
+    "LagNetConfig": "lagnet", "SyncModel": "layers", "SyncOutput": "layers", "CONFIG_DIR": "registry",
+    "available_models": "registry", "build_model": "registry", "config_from_dict": "registry", "create": "registry",
+    "get_config": "registry", "count_parameters": "registry", "SparseSync": "sparsesync",
+}
+__all__ = list(_EXPORTS)
 
 
-def count_parameters(model: SyncModel | LagNet) -> dict[str, int]:
-    """Trainable parameters: ``total`` and per part (``visual``, ``audio``, ``transformer`` = the rest)."""
-    if isinstance(model, LagNet):
-        parts = {"visual": (model.frame_cnn, model.attention, model.pool_proj, model.video_time),
-                 "audio": (model.audio_time,)}
-    else:
-        parts = {"visual": (model.visual,), "audio": (model.audio,)}
-    visual, audio = (sum(p.numel() for m in parts[k] for p in m.parameters()) for k in ("visual", "audio"))
-    total = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return {"total": total, "visual": visual, "audio": audio, "transformer": total - visual - audio}
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"avsync.models.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'avsync.models' has no attribute {name!r}")

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from avsync.errors import UsageError
 from avsync.offsets import OffsetGrid
+
+def saved_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """(weights, config) files of a model saved at ``path`` (``.safetensors`` may be omitted): the config is
+    the JSON beside the weights, readable without torch."""
+    path = Path(path)
+    weights = path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
+    return weights, weights.with_suffix(".json")
+
 
 ARCHS = ("sparsesync", "avst-enc", "avst-enc-mp", "avst-dec")
 VISUAL_ENCODERS = ("s3d", "r2plus1d")

@@ -13,18 +13,13 @@ from safetensors.torch import load_file, save_file
 from avsync.errors import AvsyncError, FileMissingError
 from avsync.models.lagnet import LagNet
 from avsync.models.layers import SyncModel
+from avsync.models.config import saved_paths
 from avsync.models.registry import build_model, config_from_dict
-
-
-def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    path = Path(path)
-    weights = path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
-    return weights, weights.with_suffix(".json")
 
 
 def save_model(model: SyncModel | LagNet, path: str | os.PathLike) -> Path:
     """Write ``<path>.safetensors`` and ``<path>.json``; temp files then rename. Returns the weights path."""
-    weights, meta = _paths(path)
+    weights, meta = saved_paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp_w, tmp_m = weights.with_name(weights.name + ".tmp"), meta.with_name(meta.name + ".tmp")
@@ -37,7 +32,7 @@ def save_model(model: SyncModel | LagNet, path: str | os.PathLike) -> Path:
 
 def load_model_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SyncModel | LagNet:
     """Load a model saved by :func:`save_model` (eval mode). ``path`` may omit ``.safetensors``."""
-    weights, meta = _paths(path)
+    weights, meta = saved_paths(path)
     for p in (weights, meta):
         if not p.is_file():
             raise FileMissingError(p, "no such model file")

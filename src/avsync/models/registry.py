@@ -1,4 +1,5 @@
-"""The named model configs (YAML files in ``configs/``) and the builder from a config to a model.
+"""The named model configs (YAML files in ``configs/``), the builder from a config to a model, and its
+parameter counts.
 
 Below :mod:`avsync.models.io` (which builds the model a weights file describes) and below the
 package's ``__init__`` (which re-exports everything): nothing here imports either, so the modules of
@@ -55,3 +56,15 @@ def build_model(config: AnyConfig) -> SyncModel | LagNet:
 def create(name: str, **overrides: Any) -> SyncModel | LagNet:
     """A freshly initialised model from the named config, e.g. ``create("sparsesync-tiny", frame_size=96)``."""
     return build_model(get_config(name, **overrides))
+
+
+def count_parameters(model: SyncModel | LagNet) -> dict[str, int]:
+    """Trainable parameters: ``total`` and per part (``visual``, ``audio``, ``transformer`` = the rest)."""
+    if isinstance(model, LagNet):
+        parts = {"visual": (model.frame_cnn, model.attention, model.pool_proj, model.video_time),
+                 "audio": (model.audio_time,)}
+    else:
+        parts = {"visual": (model.visual,), "audio": (model.audio,)}
+    visual, audio = (sum(p.numel() for m in parts[k] for p in m.parameters()) for k in ("visual", "audio"))
+    total = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"total": total, "visual": visual, "audio": audio, "transformer": total - visual - audio}
