@@ -37,10 +37,12 @@ class CheckerSpec:
     speech: str = "off"
     lips: str | None = None
 
-    def early_windows(self, path: str, window: float | None = None, stride: float | None = None
-                      ) -> "WindowProcess | None":
+    def early_windows(self, path: str, window: float | None = None, stride: float | None = None,
+                      per_window: int = 2) -> "WindowProcess | None":
         """A process that starts decoding the windows this spec's checker will read of ``path`` now, before
-        torch and the model load (:mod:`avsync.media.window_process`); hand it to :meth:`load`. None where
+        torch and the model load (:mod:`avsync.media.window_process`): windows of ``window`` s (default the
+        model's) every ``stride`` s (default a window / ``per_window``: a check's 2, a timeline's 5); hand
+        it to :meth:`load`. None where
         that cannot be done (not Linux, torch already loaded, the engine or xcorr, ``workers`` 0) or the
         plan fails: the check then reads the file itself and reports what is wrong."""
         import json
@@ -59,7 +61,7 @@ class CheckerSpec:
             if data.get("arch") not in ARCHS:    # the engine and the lip scorers read otherwise
                 return None
             spec = ClipSpec.from_model_config(ModelConfig.from_dict(data), window)
-            _, starts = plan_windows(path, spec.window_sec, float(stride or spec.window_sec / 2), spec.fps)
+            _, starts = plan_windows(path, spec.window_sec, float(stride or spec.window_sec / per_window), spec.fps)
             return WindowProcess(window_request(path, starts, 0.0, spec))
         except Exception:  # the check itself says what is wrong with the file or the model, in its own words
             return None

@@ -317,7 +317,7 @@ def test_the_model_leaves_a_core_to_the_decoding_threads_and_gives_it_back(clips
 def test_windows_decoded_while_torch_loads_give_the_same_answer(tmp_path):
     """CheckerSpec.early_windows forks the decoding before torch loads (a fresh interpreter: this one has
     torch); the checker takes those windows when they are the ones it reads, and answers exactly as when
-    it reads the file itself; a process for other windows is closed unused."""
+    it reads the file itself (a timeline's too); a process for other windows is closed unused."""
     import json
     import os
     import subprocess
@@ -332,14 +332,18 @@ import json, sys
 from avsync.pool import CheckerSpec
 spec = CheckerSpec()
 early, other = spec.early_windows({path!r}), spec.early_windows({path!r}, stride=1.0)
+timeline_early = spec.early_windows({path!r}, per_window=5)   # a timeline's windows: every fifth of one
 torch_before = "torch" in sys.modules
 checker = spec.load(early)
 first = checker.check({path!r}).to_dict()
 checker.early = other                             # windows every 1 s: not what a default check reads
 again = checker.check({path!r}).to_dict()
 itself = checker.check({path!r}).to_dict()
+checker.early = timeline_early
+timeline = checker.timeline({path!r}).to_dict()
 print(json.dumps({{"made": [early is not None, other is not None], "torch_before": torch_before,
-                  "used": [early._read, other._read], "alive": [early._process.is_alive(), other._process.is_alive()],
+                  "used": [early._read, other._read, timeline_early._read],
+                  "timeline": timeline == checker.timeline({path!r}).to_dict(), "alive": [early._process.is_alive(), other._process.is_alive()],
                   "late": spec.early_windows({path!r}) is None, "same": [first == itself, again == itself],
                   "offset": first["offset_sec"]}}))
 """
@@ -349,6 +353,6 @@ print(json.dumps({{"made": [early is not None, other is not None], "torch_before
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["made"] == [True, True] and not r["torch_before"]
-    assert r["used"] == [True, False] and r["alive"] == [False, False]
+    assert r["used"] == [True, False, True] and r["alive"] == [False, False] and r["timeline"]
     assert r["late"], "no process is forked once torch is loaded"
     assert r["same"] == [True, True] and r["offset"] is not None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from avsync.cli.common import (
+    checker_reading,
     checker_spec,
     err,
     expand_paths,
@@ -73,14 +74,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _results(spec: Any, paths: list[str], args: argparse.Namespace) -> Any:
     """One record per path, in order: in this process, or in ``--jobs`` worker processes."""
     if len(paths) == 1:                 # one file: a progress bar over its seconds instead
-        early = spec.early_windows(paths[0], args.window, args.stride)   # decoding while torch loads
-        try:
-            checker = spec.load(early)
-            with seconds_progress(checker, paths[0]):
-                return [checker.safe(checker.check, paths[0], window=args.window, stride=args.stride)]
-        finally:
-            if early is not None:
-                early.close()
+        with checker_reading(spec, paths[0], args.window, args.stride) as checker, seconds_progress(checker, paths[0]):
+            return [checker.safe(checker.check, paths[0], window=args.window, stride=args.stride)]
     if args.jobs == 1:
         return spec.load().check_many(paths, window=args.window, stride=args.stride)
     from avsync.pool import check_in_processes
@@ -96,8 +91,8 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     """Offset distribution and confidence over time, drift and no-evidence stretches."""
     from avsync.plots import timeline_plot
 
-    checker = load_checker(args)
-    with seconds_progress(checker, args.video):
+    with checker_reading(checker_spec(args), args.video, args.window, args.stride, per_window=5) as checker, \
+            seconds_progress(checker, args.video):
         tl = checker.timeline(args.video, window=args.window, stride=args.stride)
     if args.format == "json":       # the results first: a plot that cannot be written loses nothing
         print_json(tl.to_dict())

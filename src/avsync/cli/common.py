@@ -98,6 +98,20 @@ def load_checker(args: argparse.Namespace) -> "SyncChecker":
     return checker_spec(args).load()
 
 
+@contextlib.contextmanager
+def checker_reading(spec: "CheckerSpec", path: str, window: float | None, stride: float | None,
+                    per_window: int = 2) -> Iterator["SyncChecker"]:
+    """The checker of ``spec``, the windows of ``path`` it reads first (every ``stride`` s, default a window /
+    ``per_window``) decoding in a child process since before torch loaded (:meth:`CheckerSpec.early_windows`),
+    which is closed in the end whatever happens."""
+    early = spec.early_windows(path, window, stride, per_window)
+    try:
+        yield spec.load(early)
+    finally:
+        if early is not None:
+            early.close()
+
+
 def expand_paths(specs: Sequence[str]) -> list[str]:
     """Files named, videos under folders (recursive, by extension), and glob matches; order kept,
     duplicates dropped. A name that matches nothing is kept, so it gets its own error record."""

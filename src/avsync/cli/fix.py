@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from avsync.cli.common import load_checker, model_args, print_json
+from avsync.cli.common import checker_reading, checker_spec, model_args, print_json
 from avsync.errors import AvsyncError
 
 if TYPE_CHECKING:
@@ -79,8 +79,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
     tracks = check_fix(src, dst, args.track, args.overwrite)  # before the (slow) measurement
     measured = None
     if args.offset is None:
-        checker = load_checker(args)
-        measured = checker.check(src, window=args.window, stride=args.stride)
+        with checker_reading(checker_spec(args), str(src), args.window, args.stride) as checker:
+            measured = checker.check(src, window=args.window, stride=args.stride)
         if not measured.synchronisable:
             raise AvsyncError(f"{src}: not synchronisable ({measured.reason}); nothing fixed "
                               f"(give --offset to shift it anyway)")

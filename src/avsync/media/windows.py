@@ -24,7 +24,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TypeVar
+from typing import Iterable, Iterator, Protocol, Sequence, TypeVar
 
 import av
 import numpy as np
@@ -52,9 +52,6 @@ from avsync.media.reader import (
     mono_chunks,
     short_side_size,
 )
-
-if TYPE_CHECKING:
-    from avsync.media.window_process import WindowProcess
 
 PENDING_FRAMES = 8    # decoded frames at source size waiting for their conversion, at most
 T = TypeVar("T")
@@ -240,9 +237,19 @@ def decode_windows(request: WindowRequest) -> Iterator[tuple[np.ndarray, np.ndar
             pass
 
 
+class EarlyWindows(Protocol):
+    """Windows decoded elsewhere, already under way (:class:`~avsync.media.window_process.WindowProcess`)."""
+
+    request: WindowRequest
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
+
+    def close(self) -> None: ...
+
+
 def read_clips(path: str | Path, starts: Sequence[float], duration_sec: float, fps: float = 25.0,
                sample_rate: int = 16000, size: int | None = None, crop: int | tuple[int, int] | None = None,
-               audio_offset_sec: float = 0.0, early: "WindowProcess | None" = None) -> Iterator[Clip]:
+               audio_offset_sec: float = 0.0, early: EarlyWindows | None = None) -> Iterator[Clip]:
     """The windows ``[s, s + duration)`` for each of ``starts`` (increasing, on one grid of ``1 / fps``)
     as :func:`~avsync.media.reader.read_clip` reads each (same arguments), from one decode pass over
     the file (module docstring). ``early``: a :class:`~avsync.media.window_process.WindowProcess` started
