@@ -86,12 +86,19 @@ process.close()
 print(json.dumps({{"alive": process._process.is_alive()}}))
 """)
     assert not closed["alive"]
-    orphan = run_fresh(PRELUDE + f"""
-import os
-process = WindowProcess(WindowRequest.of({str(path)!r}, {starts!r}, 0.4), ahead=2)
-print(json.dumps({{"child": process._process.pid}}), flush=True)
+    pid_file = tmp_path / "child.json"                 # not through a pipe: the child would hold it open
+    subprocess.run([sys.executable, "-c", PRELUDE + f"""
+import os                                          # windows of 1.5 MB, more than a pipe holds: the child's queue
+process = WindowProcess(WindowRequest.of({str(path)!r}, {starts!r}, 0.4, size=256, crop=224), ahead=2)
+open({str(pid_file)!r}, "w").write(json.dumps({{"child": process._process.pid}}))
+import time
+deadline = time.monotonic() + 30
+while not process._queue.full() and time.monotonic() < deadline:   # the child waits, its feeder mid-window
+    time.sleep(0.05)
 os._exit(0)                                        # no close: the child finds itself alone and stops
-""")
+"""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT / "tests")})
+    orphan = json.loads(pid_file.read_text())
     deadline = time.monotonic() + 15
     while _running(orphan["child"]) and time.monotonic() < deadline:
         time.sleep(0.2)

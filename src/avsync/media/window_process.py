@@ -118,13 +118,15 @@ def _decode_into(request: WindowRequest, out: Any, parent: int) -> None:
 
 
 def _put(out: Any, item: tuple, parent: int) -> bool:
-    """Put ``item`` into ``out``, waiting while it is full; False once the parent is gone."""
+    """Put ``item`` into ``out``, waiting while it is full; False once the parent is gone (and then the queue's
+    feeder thread, blocked on a pipe nobody reads, is not waited for at exit)."""
     while os.getppid() == parent:
         try:
             out.put(item, timeout=POLL_SEC)
             return True
         except queue.Full:
             continue
+    out.cancel_join_thread()
     return False
 
 
