@@ -42,9 +42,8 @@ class CheckerSpec:
         """A process that starts decoding the windows this spec's checker will read of ``path`` now, before
         torch and the model load (:mod:`avsync.media.window_process`): windows of ``window`` s (default the
         model's) every ``stride`` s (default a window / ``per_window``: a check's 2, a timeline's 5); hand
-        it to :meth:`load`. None where
-        that cannot be done (not Linux, torch already loaded, the engine or xcorr, ``workers`` 0) or the
-        plan fails: the check then reads the file itself and reports what is wrong."""
+        it to :meth:`load`. None where that cannot be done (not Linux, torch already loaded, the engine or
+        xcorr, ``workers`` 0) or the plan fails: the check then reads the file itself and reports what is wrong."""
         import json
 
         from avsync.media.window_process import WindowProcess, can_start_early

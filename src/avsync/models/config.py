@@ -11,6 +11,7 @@ from typing import Any
 from avsync.errors import UsageError
 from avsync.offsets import OffsetGrid
 
+
 def saved_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     """(weights, config) files of a model saved at ``path`` (``.safetensors`` may be omitted): the config is
     the JSON beside the weights, readable without torch."""

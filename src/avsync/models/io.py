@@ -11,9 +11,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from avsync.errors import AvsyncError, FileMissingError
+from avsync.models.config import saved_paths
 from avsync.models.lagnet import LagNet
 from avsync.models.layers import SyncModel
-from avsync.models.config import saved_paths
 from avsync.models.registry import build_model, config_from_dict
 
 
